@@ -1,0 +1,113 @@
+"""Retrieval metrics: does a passage hold the gold evidence, recall@k, MRR."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from pathlib import Path
+
+from eval.dataset import EvalItem, load_dataset
+from rag.conversation import retrieval_query
+
+# Where a chunk boundary cuts a quote, the passage still holds it if it
+# contains at least this share of the quote's characters contiguously.
+PARTIAL_SHARE = 0.6
+KS = (1, 3, 5, 10)
+
+
+def normalize(text: str) -> str:
+    """Case and whitespace folded: ' A\\n  b ' -> 'a b'."""
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def holds(passage: str, quote: str) -> bool:
+    """True if `passage` contains `quote`, or a contiguous run of most of it.
+
+    >>> holds("It is in P. R. C.", "in p. r.  c.")
+    True
+    >>> holds("alpha beta gamma", "gamma delta epsilon zeta")
+    False
+    """
+    p, q = normalize(passage), normalize(quote)
+    if not q:
+        return False
+    if q in p:
+        return True
+    match = SequenceMatcher(None, p, q, autojunk=False).find_longest_match(0, len(p), 0, len(q))
+    return match.size >= PARTIAL_SHARE * len(q)
+
+
+@dataclass(frozen=True)
+class RetrievalScores:
+    """Per-question retrieval outcome: the rank of the first passage holding each quote."""
+
+    quote_ranks: tuple[int | None, ...]
+
+    def recall_at(self, k: int) -> float:
+        if not self.quote_ranks:
+            return 0.0
+        return sum(1 for r in self.quote_ranks if r is not None and r <= k) / len(self.quote_ranks)
+
+    @property
+    def reciprocal_rank(self) -> float:
+        found = [r for r in self.quote_ranks if r is not None]
+        return 1.0 / min(found) if found else 0.0
+
+
+def score_passages(passages: Sequence[str], evidence: Sequence[str]) -> RetrievalScores:
+    """Rank (from 1) of the first passage holding each evidence quote, None if none does."""
+    ranks = []
+    for quote in evidence:
+        rank = next((i for i, text in enumerate(passages, start=1) if holds(text, quote)), None)
+        ranks.append(rank)
+    return RetrievalScores(tuple(ranks))
+
+
+def summarize(scores: Sequence[RetrievalScores]) -> dict[str, float]:
+    """Mean recall@k over questions (each the share of its quotes found in the top k) and MRR."""
+    n = max(1, len(scores))
+    out = {f"recall@{k}": sum(s.recall_at(k) for s in scores) / n for k in KS}
+    out["mrr"] = sum(s.reciprocal_rank for s in scores) / n
+    out["all_evidence@5"] = sum(1 for s in scores if s.recall_at(5) == 1.0) / n
+    return out
+
+
+def run_retrieval_eval(
+    settings, datasets: Sequence[Path], modes: Sequence[str], say: Callable[[str], None] = print
+) -> str:
+    """A Markdown table of retrieval metrics for each dataset and retrieval mode."""
+    from dataclasses import replace as dc_replace
+
+    from rag import factory
+    from rag.settings import RetrievalMode
+
+    base = factory.make_retriever(settings, say=say)
+    lines = ["| dataset | mode | questions | recall@1 | recall@3 | recall@5 | recall@10 | MRR | all evidence in top 5 |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    misses: list[str] = []
+    for path in datasets:
+        items = items_with_evidence(load_dataset(path))
+        for mode in modes:
+            retriever = dc_replace(base, mode=RetrievalMode(mode))
+            scores = []
+            for item in items:
+                hits = retriever.search(retrieval_query(item.question, item.history), k=max(KS))
+                s = score_passages([h.chunk.text for h in hits], item.evidence)
+                scores.append(s)
+                if s.recall_at(5) < 1.0:
+                    misses.append(f"{path.name} {mode} {item.id}: {item.question}")
+            m = summarize(scores)
+            lines.append(
+                f"| {path.name} | {mode} | {len(items)} | {m['recall@1']:.3f} | {m['recall@3']:.3f} | "
+                f"{m['recall@5']:.3f} | {m['recall@10']:.3f} | {m['mrr']:.3f} | {m['all_evidence@5']:.3f} |"
+            )
+    if misses:
+        lines += ["", "Evidence missing from the top 5:"] + [f"- {m}" for m in misses]
+    return "\n".join(lines)
+
+
+def items_with_evidence(items: Sequence[EvalItem]) -> list[EvalItem]:
+    """The answerable questions that carry evidence quotes."""
+    return [i for i in items if i.answerable and i.evidence]

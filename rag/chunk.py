@@ -1,0 +1,117 @@
+"""Documents -> Chunks: sentence-aware passages with exact character offsets."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+
+from rag.sentences import Span, paragraphs, sentences
+from rag.types import Chunk, Document
+
+# A one-line paragraph this short, without final punctuation, is a heading:
+# it is kept with the paragraph that follows it rather than chunked alone.
+_HEADING_MAX = 120
+
+
+def chunk_id(doc_id: str, start: int, end: int, text: str) -> str:
+    """A stable id from a chunk's source, place and content.
+
+    >>> chunk_id("doc", 0, 5, "Hello")
+    'doc:0-5:185f8db3'
+    """
+    digest = hashlib.sha256(f"{doc_id}\x00{start}\x00{end}\x00{text}".encode()).hexdigest()
+    return f"{doc_id}:{start}-{end}:{digest[:8]}"
+
+
+def chunk_document(doc: Document, max_chars: int = 400, overlap: int = 1) -> list[Chunk]:
+    """Cut a document's indexed spans into chunks of whole sentences.
+
+    Chunks never cross a paragraph; each holds as many sentences as fit in
+    `max_chars` (at least one), and the next chunk of the same paragraph starts
+    `overlap` sentences before the previous one ended. A sentence longer than
+    `max_chars` is cut at whitespace so that no chunk grows without bound.
+    """
+    chunks: list[Chunk] = []
+    for number, units in enumerate(_paragraph_units(doc, max_chars), start=1):
+        for start, end in _pack(units, max_chars, overlap):
+            text = doc.text[start:end]
+            chunks.append(
+                Chunk(
+                    chunk_id=chunk_id(doc.doc_id, start, end, text),
+                    doc_id=doc.doc_id,
+                    text=text,
+                    start=start,
+                    end=end,
+                    paragraph=number,
+                    title=doc.title,
+                )
+            )
+    return chunks
+
+
+def chunk_documents(docs: Iterable[Document], max_chars: int = 400, overlap: int = 1) -> list[Chunk]:
+    """All chunks of several documents, in document order."""
+    return [c for d in docs for c in chunk_document(d, max_chars, overlap)]
+
+
+def _paragraph_units(doc: Document, max_chars: int) -> list[list[Span]]:
+    """Each paragraph's sentences (headings joined to the next paragraph)."""
+    result: list[list[Span]] = []
+    pending: list[Span] = []
+    for span_start, span_end in doc.spans:
+        for p_start, p_end in paragraphs(doc.text, span_start, span_end):
+            units = [u for s, e in sentences(doc.text, p_start, p_end) for u in _split_long(doc.text, s, e, max_chars)]
+            if _is_heading(doc.text[p_start:p_end]):
+                pending.extend(units)
+                continue
+            result.append(pending + units)
+            pending = []
+    if pending:
+        result.append(pending)
+    return result
+
+
+def _is_heading(paragraph: str) -> bool:
+    return "\n" not in paragraph and len(paragraph) <= _HEADING_MAX and paragraph[-1] not in ".!?:;,"
+
+
+def _split_long(text: str, start: int, end: int, max_chars: int) -> list[Span]:
+    """Cut an over-long sentence at whitespace into pieces of at most `max_chars`."""
+    if end - start <= max_chars:
+        return [(start, end)]
+    pieces: list[Span] = []
+    pos = start
+    while end - pos > max_chars:
+        cut = text.rfind(" ", pos + 1, pos + max_chars + 1)
+        ws = re.search(r"\s", text[pos + 1 : pos + max_chars + 1][::-1])
+        if cut <= pos and ws is None:
+            cut = pos + max_chars  # no whitespace at all: cut mid-token
+        elif cut <= pos and ws is not None:
+            cut = pos + max_chars - ws.start()
+        pieces.append((pos, cut))
+        pos = cut
+        while pos < end and text[pos].isspace():
+            pos += 1
+    if pos < end:
+        pieces.append((pos, end))
+    return [(s, e) for s, e in pieces if s < e]
+
+
+def _pack(units: list[Span], max_chars: int, overlap: int) -> list[Span]:
+    """Greedy packing of consecutive units into windows of at most `max_chars`.
+
+    >>> _pack([(0, 10), (11, 20), (21, 30)], max_chars=20, overlap=1)
+    [(0, 20), (11, 30)]
+    """
+    windows: list[Span] = []
+    i = 0
+    while i < len(units):
+        j = i + 1
+        while j < len(units) and units[j][1] - units[i][0] <= max_chars:
+            j += 1
+        windows.append((units[i][0], units[j - 1][1]))
+        if j >= len(units):
+            break
+        i = max(i + 1, j - overlap)
+    return windows

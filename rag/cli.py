@@ -1,0 +1,198 @@
+"""The `rag` command: index, search, ask, serve, eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from rag.types import Hit
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: exit 2 with this one-line message."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rag", description="Grounded question answering over official reports.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("index", help="ingest files or folders and build or update the index")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (.txt .md .html .pdf); default: the shipped report")
+    p.add_argument("--index-dir", type=Path, help="where the index lives (default: RAG_INDEX_DIR)")
+    p.add_argument("--replace", action="store_true", help="index only PATHS, dropping earlier inputs")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of reusing vectors")
+
+    p = sub.add_parser("search", help="ranked passages for a query, no generation")
+    p.add_argument("query")
+    p.add_argument("--k", type=int, default=None, help="how many passages (default: RAG_TOP_K)")
+    p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], help="retrieval method (default: hybrid)")
+    p.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="only documents whose metadata KEY equals VALUE (e.g. country=\"North Korea\")")
+    p.add_argument("--index-dir", type=Path)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("serve", help="the chat web app and the JSON API")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--index-dir", type=Path)
+
+    p = sub.add_parser("eval", help="evaluation on question sets")
+    esub = p.add_subparsers(dest="eval_command", required=True, parser_class=_Parser)
+    e = esub.add_parser("retrieval", help="recall@k and MRR of each retrieval mode on a question set")
+    e.add_argument("--dataset", type=Path, action="append", required=True)
+    e.add_argument("--modes", default="dense,bm25,hybrid")
+    e.add_argument("--index-dir", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return _dispatch(args)
+    except UsageError as err:
+        print(f"rag: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # an expected failure gets one line; details go to the log
+        from embeddings.encoder import ModelLoadError
+        from rag.store import IndexCorrupt
+
+        if isinstance(err, ModelLoadError | IndexCorrupt | ValueError | OSError):
+            print(f"rag: error: {err}", file=sys.stderr)
+            return EXIT_FAIL
+        raise
+
+
+def _settings(args: argparse.Namespace, **overrides):
+    from rag.settings import Settings
+
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if getattr(args, "index_dir", None):
+        values["index_dir"] = args.index_dir
+    return Settings(**values)
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "index":
+        return _cmd_index(args)
+    if args.command == "search":
+        return _cmd_search(args)
+    if args.command == "serve":
+        return _cmd_serve(args)
+    if args.command == "eval":
+        return _cmd_eval(args)
+    raise UsageError(f"unknown command {args.command!r}")
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from rag import factory
+
+    for path in args.paths:
+        if not path.exists():
+            raise UsageError(f"{path} does not exist; give files or folders of .txt .md .html .pdf reports")
+    settings = _settings(args)
+    embedder = factory.make_embedder(settings)
+    report = factory.index_documents(settings, embedder, args.paths, replace=args.replace or args.rebuild, say=_say)
+    idx = report.index
+    print(
+        f"indexed {len(idx.documents)} document(s), {len(idx.chunks)} chunks "
+        f"({report.embedded} embedded, {report.reused} reused, {len(report.skipped)} file(s) skipped) "
+        f"in {report.seconds:.1f}s -> {idx.path}"
+    )
+    return EXIT_OK
+
+
+def _parse_filters(items: list[str]) -> dict[str, str]:
+    filters = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--filter takes KEY=VALUE, got {item!r}")
+        filters[key.strip()] = value.strip()
+    return filters
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from rag import factory
+
+    query = args.query.strip()
+    if not query:
+        raise UsageError("the query is empty; give some words to search for")
+    if args.k is not None and not 1 <= args.k <= 100:
+        raise UsageError("--k must be between 1 and 100")
+    filters = _parse_filters(args.filter)
+    settings = _settings(args, retrieval_mode=args.mode)
+    if len(query) > settings.max_question_chars:
+        raise UsageError(f"the query has {len(query)} characters; the limit is {settings.max_question_chars}")
+    retriever = factory.make_retriever(settings, say=_say)
+    hits = retriever.search(query, args.k or settings.top_k, filters or None)
+    if args.json:
+        print(json.dumps({"query": query, "hits": [hit_json(h) for h in hits]}, ensure_ascii=False))
+    else:
+        for h in hits:
+            print(f"[{h.rank}] {h.chunk.title} — paragraph {h.chunk.paragraph} (score {h.score:.3f})")
+            print(f"    {h.chunk.text}\n")
+        if not hits:
+            print("no passages matched")
+    return EXIT_OK
+
+
+def hit_json(hit: Hit) -> dict:
+    """A passage object as the contract defines it."""
+    c = hit.chunk
+    return {
+        "rank": hit.rank,
+        "chunk_id": c.chunk_id,
+        "doc_id": c.doc_id,
+        "title": c.title,
+        "text": c.text,
+        "start": c.start,
+        "end": c.end,
+        "paragraph": c.paragraph,
+        "score": round(hit.score, 6),
+    }
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from ui.app import serve
+
+    settings = _settings(args, host=args.host, port=args.port)
+    serve(settings)
+    return EXIT_OK
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    if args.eval_command == "retrieval":
+        from eval.retrieval import run_retrieval_eval
+
+        settings = _settings(args)
+        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+        for m in modes:
+            if m not in ("dense", "bm25", "hybrid"):
+                raise UsageError(f"unknown mode {m!r}; choose from dense, bm25, hybrid")
+        for path in args.dataset:
+            if not path.is_file():
+                raise UsageError(f"{path} is not a file; give a question set in JSONL")
+        print(run_retrieval_eval(settings, args.dataset, modes, say=_say))
+        return EXIT_OK
+    raise UsageError(f"unknown eval command {args.eval_command!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,235 @@
+"""Files -> Documents: plain text, Markdown, HTML and PDF, with their metadata.
+
+Metadata comes from, in rising priority: the file itself (a "Key Value" header
+such as "Publisher United States Department of State", an HTML <title> and
+<meta> tags, PDF info), then a JSON sidecar `NAME.meta.json` beside the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.sentences import Span
+from rag.types import Document
+
+log = logging.getLogger(__name__)
+
+SUPPORTED = (".txt", ".md", ".html", ".htm", ".pdf")
+
+# Lines of web-archive furniture that are not part of a report.
+_FURNITURE = re.compile(
+    r"^[ \t]*(?:Last Updated:.*|Search Refworld|Cite as .*|Disclaimer.*|Print\s*|Share\s*)[ \t]*$",
+    re.MULTILINE,
+)
+_HEADER_FIELD = re.compile(
+    r"^(Publisher|Author|Publication Date|Date|Country|Title)[ \t]+(\S.*?)[ \t]*$",
+    re.MULTILINE,
+)
+_TIER = re.compile(r"^[ \t]*(?P<country>[A-Z][^\n()]{1,60}?)[ \t]*\((?P<tier>Tier [0-9][A-Za-z ]*)\)[ \t]*$", re.MULTILINE)
+_META_KEYS = ("title", "publisher", "author", "date", "country")
+
+
+class IngestError(ValueError):
+    """A file that cannot become a document; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: Path
+    reason: str
+
+
+def discover(paths: Iterable[Path]) -> Iterator[Path]:
+    """Supported files under the given files and folders, in a stable order."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in SUPPORTED and not child.name.startswith("."):
+                    yield child
+        else:
+            yield path
+
+
+def load_documents(paths: Iterable[Path], max_bytes: int = 50_000_000) -> tuple[list[Document], list[Skipped]]:
+    """Read every supported file; files that cannot be read are skipped with the reason."""
+    docs: list[Document] = []
+    skipped: list[Skipped] = []
+    seen: set[str] = set()
+    for path in discover(paths):
+        try:
+            doc = load_document(path, max_bytes)
+        except IngestError as err:
+            log.warning("skipped %s: %s", path, err)
+            skipped.append(Skipped(path, str(err)))
+            continue
+        if doc.doc_id in seen:
+            skipped.append(Skipped(path, "same content as a file already read"))
+            continue
+        seen.add(doc.doc_id)
+        docs.append(doc)
+    return docs, skipped
+
+
+def load_document(path: Path, max_bytes: int = 50_000_000) -> Document:
+    """One file -> one Document, or IngestError saying why not."""
+    if not path.is_file():
+        raise IngestError(f"{path} is not a readable file")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        raise IngestError(f"unsupported file type {suffix!r} (supported: {', '.join(SUPPORTED)})")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise IngestError(f"file is {size} bytes, over the limit of {max_bytes} (RAG_MAX_FILE_BYTES)")
+    raw = path.read_bytes()
+    if suffix == ".pdf":
+        text, meta = _pdf_text(raw)
+    elif suffix in (".html", ".htm"):
+        text, meta = _html_text(_decode(raw))
+    else:
+        text, meta = _decode(raw), {}
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    spans = content_spans(text)
+    if not spans:
+        raise IngestError("no text found")
+    meta = {**header_metadata(text), **meta, **_sidecar(path)}
+    sha = hashlib.sha256(raw).hexdigest()
+    known = {k: str(meta.pop(k, "") or "") for k in _META_KEYS}
+    return Document(
+        doc_id=f"{_slug(path.stem)}-{sha[:8]}",
+        text=text,
+        spans=tuple(spans),
+        title=known["title"] or path.stem,
+        source=str(path.resolve()),
+        publisher=known["publisher"],
+        author=known["author"],
+        date=known["date"],
+        country=known["country"],
+        extra=tuple(sorted((k, str(v)) for k, v in meta.items())),
+        sha256=sha,
+    )
+
+
+def content_spans(text: str) -> list[Span]:
+    """The regions of `text` outside furniture lines, trimmed; offsets into `text`.
+
+    >>> t = "Last Updated: today\\n\\nBody text.\\nSearch Refworld\\n"
+    >>> [t[s:e] for s, e in content_spans(t)]
+    ['Body text.']
+    """
+    spans: list[Span] = []
+    pos = 0
+    for m in _FURNITURE.finditer(text):
+        spans.append((pos, m.start()))
+        pos = m.end()
+    spans.append((pos, len(text)))
+    trimmed = []
+    for start, end in spans:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if start < end:
+            trimmed.append((start, end))
+    return trimmed
+
+
+def header_metadata(text: str) -> dict[str, str]:
+    """Title, publisher, author, date, country and tier from a report's header lines."""
+    head = text[:3000]
+    meta: dict[str, str] = {}
+    for m in _HEADER_FIELD.finditer(head):
+        key = {"Publication Date": "date", "Date": "date"}.get(m.group(1), m.group(1).lower())
+        meta.setdefault(key, m.group(2))
+    tier = _TIER.search(head)
+    if tier:
+        meta["tier"] = tier.group("tier")
+        meta.setdefault("country", tier.group("country").strip())
+    if "title" not in meta:
+        for s, e in content_spans(head):
+            first = head[s:e].split("\n", 1)[0].strip()
+            if first and not _HEADER_FIELD.match(first):
+                meta["title"] = first
+            break
+    return meta
+
+
+def _decode(raw: bytes) -> str:
+    if b"\x00" in raw[:8192]:
+        raise IngestError("looks like a binary file (NUL bytes), not text")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    control = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
+    if control > 0.05 * max(1, min(len(text), 8192)):
+        raise IngestError("looks like a binary file (control characters), not text")
+    return text
+
+
+def _html_text(html: str) -> tuple[str, dict[str, str]]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "lxml")
+    meta: dict[str, str] = {}
+    if soup.title and soup.title.string:
+        meta["title"] = soup.title.string.strip()
+    names = {"author": "author", "publisher": "publisher", "dc.publisher": "publisher", "date": "date",
+             "dc.date": "date", "article:published_time": "date", "country": "country", "dc.title": "title"}
+    for tag in soup.find_all("meta"):
+        key = (tag.get("name") or tag.get("property") or "").lower()
+        if key in names and tag.get("content"):
+            meta.setdefault(names[key], str(tag["content"]).strip())
+    for tag in soup(["script", "style", "noscript", "template", "nav", "header", "footer", "form", "iframe", "svg"]):
+        tag.decompose()
+    body = soup.body or soup
+    lines = [re.sub(r"[ \t\xa0]+", " ", line).strip() for line in body.get_text("\n").split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    # Block elements become paragraphs: one line per block, separated by blank lines.
+    text = "\n\n".join(p for p in text.split("\n") if p)
+    return text, meta
+
+
+def _pdf_text(raw: bytes) -> tuple[str, dict[str, str]]:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(raw))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata or {}
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as err:
+        raise IngestError(f"malformed PDF ({err})") from err
+    meta = {}
+    for key, name in (("/Title", "title"), ("/Author", "author"), ("/CreationDate", "date")):
+        value = info.get(key)
+        if value:
+            meta[name] = str(value)
+    return "\n\n".join(p.strip() for p in pages if p.strip()), meta
+
+
+def _sidecar(path: Path) -> dict[str, str]:
+    side = path.with_name(path.name + ".meta.json")
+    if not side.exists():
+        side = path.with_suffix(".meta.json")
+    if not side.exists():
+        return {}
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise IngestError(f"metadata sidecar {side.name} is not valid JSON ({err})") from err
+    if not isinstance(data, dict):
+        raise IngestError(f"metadata sidecar {side.name} must hold a JSON object")
+    return {str(k): str(v) for k, v in data.items() if v is not None}
+
+
+def _slug(name: str) -> str:
+    """A file name as a lower-case id fragment: 'TIP 2007 (NK)' -> 'tip-2007-nk'."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "doc"

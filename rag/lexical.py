@@ -1,0 +1,78 @@
+"""BM25 over chunk texts (the bm25s library), with stemming and initialism folding."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+# "D. P. R. K." and "U.S." are single terms: fold them to "dprk" and "us"
+# so that they match queries that write them either way.
+_INITIALISM = re.compile(r"\b(?:[A-Za-z]\.\s?){2,}")
+
+
+def fold_initialisms(text: str) -> str:
+    """Spaced or dotted initialisms written as one word.
+
+    >>> fold_initialisms("the D. P. R. K. and P. R. C. , the U.S. too")
+    'the DPRK and PRC , the US too'
+    """
+    return _INITIALISM.sub(lambda m: re.sub(r"[.\s]", "", m.group(0)) + " ", text).replace("  ", " ")
+
+
+class LexicalIndex:
+    """Okapi BM25 scores for a fixed list of texts."""
+
+    def __init__(self, model: object) -> None:
+        self._model = model
+
+    @staticmethod
+    def _tokenize(texts: Sequence[str]) -> list[list[str]]:
+        import bm25s
+        import Stemmer
+
+        stemmer = Stemmer.Stemmer("english")
+        folded = [fold_initialisms(t) for t in texts]
+        return bm25s.tokenize(folded, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> LexicalIndex:
+        import bm25s
+
+        model = bm25s.BM25()
+        if texts:
+            model.index(cls._tokenize(texts), show_progress=False)
+        return cls(model)
+
+    @property
+    def size(self) -> int:
+        scores = getattr(self._model, "scores", None)
+        return int(scores["num_docs"]) if scores else 0
+
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, row ids) of the k best-scoring texts, best first; rows scoring 0 are left out."""
+        if self.size == 0 or k <= 0:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        tokens = self._tokenize([query])[0]
+        ids = self._model.get_tokens_ids(tokens)  # type: ignore[attr-defined]
+        if not ids:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        scores = self._model.get_scores_from_ids(ids)  # type: ignore[attr-defined]
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0.0)
+        k = min(k, scores.size)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        top = top[scores[top] > 0]
+        return scores[top].astype(np.float32), top.astype(np.int64)
+
+    def save(self, folder: Path) -> None:
+        self._model.save(str(folder), show_progress=False)  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, folder: Path, mmap: bool = False) -> LexicalIndex:
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False))

@@ -1,0 +1,81 @@
+"""Query -> Hits: BM25 and dense search fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from embeddings.encoder import Embedder
+from rag.settings import RetrievalMode
+from rag.store import CorpusIndex
+from rag.types import Hit
+
+
+def rrf(rankings: list[list[int]], k: int = 60) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion of ranked id lists: sum of 1 / (k + rank), rank from 1.
+
+    Ties keep the order of first appearance.
+
+    >>> rrf([[7, 3], [3, 9]], k=60)
+    [(3, 0.03252247488101534), (7, 0.01639344262295082), (9, 0.016129032258064516)]
+    """
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+@dataclass(frozen=True)
+class Retriever:
+    """Ranks an index's chunks for a query; the mode picks dense, BM25 or both."""
+
+    index: CorpusIndex
+    embedder: Embedder
+    mode: RetrievalMode = RetrievalMode.HYBRID
+    rrf_k: int = 60
+    # Each method ranks this many times k candidates before fusion.
+    depth: int = 4
+
+    def search(self, query: str, k: int = 5, filters: Mapping[str, str] | None = None) -> list[Hit]:
+        """The k best chunks for `query`, optionally only from documents matching `filters`."""
+        query = query.strip()
+        if not query or k <= 0:
+            return []
+        allowed = self._mask(filters) if filters else None
+        depth = max(k * self.depth, 20)
+        dense: dict[int, float] = {}
+        lexical: dict[int, float] = {}
+        if self.mode in (RetrievalMode.DENSE, RetrievalMode.HYBRID):
+            qvec = self.embedder.embed([query])[0]
+            scores, rows = self.index.dense.search(qvec, depth, allowed)
+            dense = dict(zip(rows.tolist(), scores.tolist(), strict=True))
+        if self.mode in (RetrievalMode.BM25, RetrievalMode.HYBRID):
+            scores, rows = self.index.lexical.search(query, depth, allowed)
+            lexical = {r: s for r, s in zip(rows.tolist(), scores.tolist(), strict=True) if s > 0}
+        if self.mode is RetrievalMode.HYBRID:
+            fused = rrf([list(dense), list(lexical)], self.rrf_k)
+        else:
+            fused = list((dense or lexical).items())
+        return [
+            Hit(
+                chunk=self.index.chunks[row],
+                score=float(score),
+                rank=rank,
+                dense_score=dense.get(row),
+                bm25_score=lexical.get(row),
+            )
+            for rank, (row, score) in enumerate(fused[:k], start=1)
+        ]
+
+    def _mask(self, filters: Mapping[str, str]) -> np.ndarray:
+        """Rows whose document metadata matches every filter (case-insensitive equality)."""
+        wanted = {k: v.casefold() for k, v in filters.items()}
+        ok_docs = {
+            doc_id
+            for doc_id, doc in self.index.documents.items()
+            if all(doc.meta().get(k, "").casefold() == v for k, v in wanted.items())
+        }
+        return np.fromiter((c.doc_id in ok_docs for c in self.index.chunks), dtype=bool, count=len(self.index.chunks))

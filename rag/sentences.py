@@ -1,0 +1,113 @@
+"""Paragraph and sentence boundaries as exact (start, end) offsets.
+
+Official reports write country initialisms with spaced periods ("D. P. R. K.",
+"P. R. C.") and abbreviations such as "U.S." or "Art."; a period after one of
+these ends a sentence only when a word that typically opens a sentence follows.
+"""
+
+from __future__ import annotations
+
+import re
+
+Span = tuple[int, int]
+
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+# A candidate end: terminal punctuation, optional closing quotes/brackets, then whitespace.
+_CANDIDATE = re.compile(r"[.!?]+[\"'\u2019\u201d)\]]*(?=\s)")
+_WORD_BEFORE = re.compile(r"(\S+)$")
+_NEXT_WORD = re.compile(r"\s+([\"'\u2018\u201c(\[]?)(\S+)")
+
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st no nos art arts para paras sec vol fig etc e.g i.e vs cf approx "
+    "jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co corp dept gov govt".split()
+)
+# A line this short that ends without punctuation is a heading or a header field.
+_SHORT_LINE = 60
+# Words that open a sentence; after an initialism only these signal a new sentence.
+_OPENERS = frozenset(
+    "the a an in on at it its this that these those there their they he she we i his her "
+    "however although although while when after before since during despite according "
+    "many most some several all each one two no none nor but and or yet so also "
+    "critics countries defector defectors little fair ngo ngos north south".split()
+)
+
+
+def paragraphs(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Blank-line separated blocks of `text[start:end]`, trimmed of surrounding whitespace.
+
+    >>> paragraphs("One.\\n\\n Two.\\n")
+    [(0, 4), (7, 11)]
+    """
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    pos = start
+    for m in _BLANK_LINE.finditer(text, start, end):
+        spans.append((pos, m.start()))
+        pos = m.end()
+    spans.append((pos, end))
+    return [t for t in (_trim(text, s, e) for s, e in spans) if t[0] < t[1]]
+
+
+def sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Sentence spans of `text[start:end]`, trimmed, in order, never overlapping.
+
+    >>> t = "It is in P. R. C. The D. P. R. K. 's camps exist. U.S. aid ended."
+    >>> [t[s:e] for s, e in sentences(t)]
+    ['It is in P. R. C.', "The D. P. R. K. 's camps exist.", 'U.S. aid ended.']
+    """
+    end = len(text) if end is None else end
+    cuts: list[int] = []
+    for m in _CANDIDATE.finditer(text, start, end):
+        if _ends_sentence(text, m.start(), m.end(), end):
+            cuts.append(m.end())
+    cuts.extend(_line_breaks(text, start, end))
+    spans: list[Span] = []
+    pos = start
+    for cut in sorted(set(cuts)):
+        spans.append((pos, cut))
+        pos = cut
+    spans.append((pos, end))
+    return [t for t in (_trim(text, s, e) for s, e in spans) if t[0] < t[1]]
+
+
+def _ends_sentence(text: str, punct_start: int, punct_end: int, limit: int) -> bool:
+    nxt = _NEXT_WORD.match(text, punct_end, limit)
+    if nxt is None:
+        return False  # the end of the region is a boundary anyway
+    opener, word = nxt.group(1), nxt.group(2)
+    if not (word[0].isupper() or word[0].isdigit() or opener):
+        return False
+    if text[punct_start] != ".":
+        return True
+    before = _WORD_BEFORE.search(text, 0, punct_start)
+    token = before.group(1) if before else ""
+    bare = token.lstrip("\"'(\u2018\u201c[").lower()
+    is_initial = len(bare) == 1 and bare.isalpha()
+    is_dotted = "." in bare  # "u.s", "e.g"
+    if is_initial or is_dotted or bare in _ABBREVIATIONS:
+        if len(word) >= 2 and word[1] == "." and word[0].isalpha():
+            return False  # the initialism goes on: "P. R. C."
+        return word.strip("\"'\u2019").lower() in _OPENERS
+    return True
+
+
+def _line_breaks(text: str, start: int, end: int) -> list[int]:
+    """Ends of short, unpunctuated lines (headings, "Key Value" header fields)."""
+    cuts = []
+    line_start = start
+    for m in re.finditer(r"\n", text[start:end]):
+        nl = start + m.start()
+        line = text[line_start:nl].strip()
+        rest = text[nl + 1 : end].lstrip()
+        if line and rest and (line[-1] in ".!?:" or len(line) <= _SHORT_LINE) and rest[0].isupper():
+            cuts.append(nl)
+        line_start = nl + 1
+    return cuts
+
+
+def _trim(text: str, start: int, end: int) -> Span:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

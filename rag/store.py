@@ -1,0 +1,292 @@
+"""The persisted corpus index: documents, chunks, vectors, FAISS and BM25, plus a manifest.
+
+Layout of an index folder:
+
+    INDEX_DIR/current        -> builds/<id>   (a symlink, swapped atomically)
+    INDEX_DIR/builds/<id>/   manifest.json documents.jsonl chunks.jsonl vectors.npy dense.faiss bm25/
+
+A build writes a new `builds/<id>` folder and only then repoints `current`, so a
+crash mid-build leaves the previous index serving. Loading checks every file's
+checksum against the manifest and refuses a corrupt index as a whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.encoder import Embedder
+from embeddings.index import DenseIndex
+from rag.chunk import chunk_documents
+from rag.ingest import Skipped, discover, load_documents
+from rag.lexical import LexicalIndex
+from rag.types import Chunk, Document
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+_FILES = ("documents.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss")
+
+
+class IndexMissing(RuntimeError):
+    """No index has been built in the folder yet."""
+
+
+class IndexCorrupt(RuntimeError):
+    """The index on disk is damaged; the message says what and how to rebuild."""
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    max_chars: int
+    overlap: int
+
+
+@dataclass(frozen=True)
+class CorpusIndex:
+    """Everything retrieval needs, loaded together from one build folder."""
+
+    path: Path
+    manifest: dict
+    documents: dict[str, Document]
+    chunks: tuple[Chunk, ...]
+    vectors: np.ndarray
+    dense: DenseIndex
+    lexical: LexicalIndex
+
+    @property
+    def embedder_name(self) -> str:
+        return str(self.manifest["embedder"]["name"])
+
+    @property
+    def inputs(self) -> tuple[Path, ...]:
+        return tuple(Path(p) for p in self.manifest["inputs"])
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    index: CorpusIndex
+    embedded: int
+    reused: int
+    skipped: tuple[Skipped, ...]
+    seconds: float
+
+
+def build_index(
+    index_dir: Path,
+    inputs: Sequence[Path],
+    embedder: Embedder,
+    chunking: ChunkingConfig,
+    exact_max: int = 200_000,
+    previous: CorpusIndex | None = None,
+    on_progress: Callable[[str], None] = lambda _msg: None,
+) -> BuildReport:
+    """Ingest `inputs`, embed only chunks the previous index lacks, and swap the new build in."""
+    started = time.perf_counter()
+    inputs = [Path(p).resolve() for p in inputs]
+    docs, skipped = load_documents(inputs)
+    for item in skipped:
+        on_progress(f"skipped {item.path}: {item.reason}")
+    if not docs:
+        raise ValueError("no readable documents in " + ", ".join(str(p) for p in inputs))
+    chunks = chunk_documents(docs, chunking.max_chars, chunking.overlap)
+    vectors, reused = _vectors_for(chunks, embedder, previous, on_progress)
+    dense = DenseIndex.build(vectors, exact_max)
+    lexical = LexicalIndex.build([c.text for c in chunks])
+
+    builds = index_dir / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=builds))
+    try:
+        _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in docs))
+        _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in chunks))
+        np.save(tmp / "vectors.npy", vectors)
+        dense.save(tmp / "dense.faiss")
+        lexical.save(tmp / "bm25")
+        manifest = {
+            "format": FORMAT,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "embedder": {"name": embedder.name, "dim": embedder.dim},
+            "chunking": asdict(chunking),
+            "dense_kind": dense.kind,
+            "n_chunks": len(chunks),
+            "inputs": [str(p) for p in inputs],
+            "skipped": {str(item.path): _sha256(item.path) for item in skipped if item.path.is_file()},
+            "documents": {d.doc_id: {"source": d.source, "sha256": d.sha256, "title": d.title} for d in docs},
+            "versions": _versions(),
+            "files": {name: _sha256(tmp / name) for name in _FILES} | _tree_hashes(tmp / "bm25", "bm25/"),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        _fsync_tree(tmp)
+        final = builds / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{tmp.name[-6:]}"
+        tmp.rename(final)
+        _point_current(index_dir, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _remove_old_builds(builds, keep=final)
+    index = CorpusIndex(
+        path=final,
+        manifest=manifest,
+        documents={d.doc_id: d for d in docs},
+        chunks=tuple(chunks),
+        vectors=vectors,
+        dense=dense,
+        lexical=lexical,
+    )
+    return BuildReport(index, len(chunks) - reused, reused, tuple(skipped), time.perf_counter() - started)
+
+
+def load_index(index_dir: Path, mmap: bool = False) -> CorpusIndex:
+    """Load the current build, verifying every file; raise IndexMissing or IndexCorrupt."""
+    current = index_dir / "current"
+    if not current.exists():
+        if current.is_symlink():
+            raise IndexCorrupt(f"{current} points to a build that no longer exists; run `rag index` to rebuild")
+        raise IndexMissing(f"no index in {index_dir}; run `rag index` to build one")
+    path = current.resolve()
+    try:
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        if manifest.get("format") != FORMAT:
+            raise IndexCorrupt(f"index format {manifest.get('format')} is not {FORMAT}; run `rag index --rebuild`")
+        for name, digest in manifest["files"].items():
+            if _sha256(path / name) != digest:
+                raise IndexCorrupt(f"{path / name} does not match its checksum; run `rag index --rebuild`")
+        documents = {d["doc_id"]: _document(d) for d in _read_jsonl(path / "documents.jsonl")}
+        chunks = tuple(Chunk(**c) for c in _read_jsonl(path / "chunks.jsonl"))
+        vectors = np.load(path / "vectors.npy", mmap_mode="r" if mmap else None)
+        dense = DenseIndex.load(path / "dense.faiss", mmap=mmap)
+        lexical = LexicalIndex.load(path / "bm25", mmap=mmap)
+    except IndexCorrupt:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
+        raise IndexCorrupt(f"index at {path} cannot be read ({err}); run `rag index --rebuild`") from err
+    if not (len(chunks) == manifest["n_chunks"] == len(vectors) == dense.size):
+        raise IndexCorrupt(f"index at {path} has inconsistent sizes; run `rag index --rebuild`")
+    return CorpusIndex(path, manifest, documents, chunks, vectors, dense, lexical)
+
+
+def stale_reason(index: CorpusIndex, embedder_name: str, chunking: ChunkingConfig, inputs: Sequence[Path]) -> str | None:
+    """Why the index no longer matches the settings and sources, or None if it is current."""
+    m = index.manifest
+    if m["embedder"]["name"] != embedder_name:
+        return f"it was built with embedder {m['embedder']['name']!r}, the settings ask for {embedder_name!r}"
+    if m["chunking"] != asdict(chunking):
+        return f"it was built with chunking {m['chunking']}, the settings ask for {asdict(chunking)}"
+    wanted = sorted(str(Path(p).resolve()) for p in inputs)
+    if sorted(m["inputs"]) != wanted:
+        return f"it covers {sorted(m['inputs'])}, not {wanted}"
+    indexed = {d["source"]: d["sha256"] for d in m["documents"].values()} | m.get("skipped", {})
+    for path in discover(Path(p).resolve() for p in inputs):
+        if not path.is_file():
+            continue  # a missing input was reported when the index was built
+        if str(path) not in indexed:
+            return f"{path} is new"
+        if _sha256(path) != indexed[str(path)]:
+            return f"{path} has changed"
+    for source in indexed:
+        if not Path(source).exists():
+            return f"{source} is gone"
+    return None
+
+
+def _vectors_for(
+    chunks: Sequence[Chunk], embedder: Embedder, previous: CorpusIndex | None, on_progress: Callable[[str], None]
+) -> tuple[np.ndarray, int]:
+    """Vectors for all chunks, reusing the previous build's where the chunk and embedder match."""
+    known: dict[str, int] = {}
+    if previous is not None and previous.embedder_name == embedder.name:
+        known = {c.chunk_id: i for i, c in enumerate(previous.chunks)}
+    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+    todo = [i for i, c in enumerate(chunks) if c.chunk_id not in known]
+    for i, c in enumerate(chunks):
+        if c.chunk_id in known and previous is not None:
+            vectors[i] = previous.vectors[known[c.chunk_id]]
+    if todo:
+        on_progress(f"embedding {len(todo)} new chunks ({len(chunks) - len(todo)} reused)")
+        vectors[todo] = embedder.embed([chunks[i].text for i in todo])
+    return vectors, len(chunks) - len(todo)
+
+
+def _point_current(index_dir: Path, target: Path) -> None:
+    link = index_dir / f".current-{os.getpid()}"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(target.relative_to(index_dir))
+    os.replace(link, index_dir / "current")
+    _fsync_dir(index_dir)
+
+
+def _remove_old_builds(builds: Path, keep: Path) -> None:
+    """Drop superseded builds; a reader that still has one open keeps its files (POSIX)."""
+    for child in builds.iterdir():
+        if child != keep and not child.name.startswith(".tmp-"):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def _document(row: dict) -> Document:
+    row = dict(row)
+    row["spans"] = tuple(tuple(s) for s in row["spans"])
+    row["extra"] = tuple(tuple(e) for e in row["extra"])
+    return Document(**row)
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _tree_hashes(folder: Path, prefix: str) -> dict[str, str]:
+    return {prefix + p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        if p.is_file():
+            with p.open("rb") as f:
+                os.fsync(f.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("report-rag", "faiss-cpu", "bm25s", "sentence-transformers", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out

@@ -1,0 +1,93 @@
+"""The values that flow between stages: Document -> Chunk -> Hit -> Answer.
+
+All are frozen; a stage that needs a changed value builds a new one with
+`dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source report: its exact text and the parts of it worth indexing.
+
+    `text` is the decoded source, unchanged, so every offset into it stays true.
+    `spans` are the (start, end) regions that carry content; site furniture
+    (navigation, "last updated" stamps) lies outside them.
+    """
+
+    doc_id: str
+    text: str
+    spans: tuple[tuple[int, int], ...]
+    title: str
+    source: str = ""
+    publisher: str = ""
+    author: str = ""
+    date: str = ""
+    country: str = ""
+    extra: tuple[tuple[str, str], ...] = ()
+    sha256: str = ""
+
+    def meta(self) -> dict[str, str]:
+        """Metadata as a flat mapping, for filters and display."""
+        base = {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "source": self.source,
+            "publisher": self.publisher,
+            "author": self.author,
+            "date": self.date,
+            "country": self.country,
+        }
+        base.update(dict(self.extra))
+        return base
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document; `doc.text[start:end] == text` always holds."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    paragraph: int
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk retrieved for a query, with its fused score and per-method ranks."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    dense_score: float | None = None
+    bm25_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A `[n]` marker resolved to a passage and the exact span supporting the claim."""
+
+    n: int
+    chunk: Chunk
+    quote: str
+    quote_start: int
+    quote_end: int
+    supported: bool
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A grounded answer: text with `[n]` markers, their citations and the passages seen."""
+
+    question: str
+    text: str
+    abstained: bool
+    citations: tuple[Citation, ...] = ()
+    hits: tuple[Hit, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
