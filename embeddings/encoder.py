@@ -74,8 +74,10 @@ def load_embedder(spec: str = "", batch_size: int = 32) -> SentenceTransformerEm
     if spec and Path(spec).expanduser().exists():
         target = str(Path(spec).expanduser().resolve())
     try:
+        import transformers
         from sentence_transformers import SentenceTransformer
 
+        transformers.logging.disable_progress_bar()  # a per-load bar only clutters the CLI
         model = SentenceTransformer(target, device="cpu")
     except Exception as err:  # the library raises many types for a missing or broken model
         raise ModelLoadError(

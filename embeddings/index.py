@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +14,7 @@ HNSW_EF_SEARCH = 128
 class DenseIndex:
     """Nearest neighbours by cosine similarity (inner product of unit vectors)."""
 
-    def __init__(self, index: object, kind: str) -> None:
+    def __init__(self, index: Any, kind: str) -> None:
         self._index = index
         self.kind = kind
 
@@ -24,6 +25,7 @@ class DenseIndex:
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, dim = vectors.shape
+        index: Any
         if n <= exact_max:
             index = faiss.IndexFlatIP(dim)
             kind = "flat"
@@ -38,7 +40,7 @@ class DenseIndex:
 
     @property
     def size(self) -> int:
-        return int(self._index.ntotal)  # type: ignore[attr-defined]
+        return int(self._index.ntotal)
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(scores, row ids) of the k best rows for one query vector, best first.
@@ -51,18 +53,17 @@ class DenseIndex:
         if self.size == 0 or k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        params = None
+        params: Any = None
         if allowed is not None:
             ids = np.flatnonzero(allowed).astype(np.int64)
             if ids.size == 0:
                 return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
             selector = faiss.IDSelectorBatch(ids)
-            params = (
-                faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)
-                if self.kind == "hnsw"
-                else faiss.SearchParameters(sel=selector)
-            )
-        scores, rows = self._index.search(q, min(k, self.size), params=params)  # type: ignore[attr-defined]
+            if self.kind == "hnsw":
+                params = faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)  # type: ignore[attr-defined]
+            else:
+                params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+        scores, rows = self._index.search(q, min(k, self.size), params=params)
         keep = rows[0] >= 0
         return scores[0][keep], rows[0][keep].astype(np.int64)
 

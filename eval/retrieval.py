@@ -84,8 +84,10 @@ def run_retrieval_eval(
     from rag.settings import RetrievalMode
 
     base = factory.make_retriever(settings, say=say)
-    lines = ["| dataset | mode | questions | recall@1 | recall@3 | recall@5 | recall@10 | MRR | all evidence in top 5 |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| dataset | mode | questions | recall@1 | recall@3 | recall@5 | recall@10 | MRR | all evidence in top 5 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     misses: list[str] = []
     for path in datasets:
         items = items_with_evidence(load_dataset(path))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 
 from rag.sentences import Span, paragraphs, sentences
@@ -18,7 +17,7 @@ def chunk_id(doc_id: str, start: int, end: int, text: str) -> str:
     """A stable id from a chunk's source, place and content.
 
     >>> chunk_id("doc", 0, 5, "Hello")
-    'doc:0-5:185f8db3'
+    'doc:0-5:a162eb7c'
     """
     digest = hashlib.sha256(f"{doc_id}\x00{start}\x00{end}\x00{text}".encode()).hexdigest()
     return f"{doc_id}:{start}-{end}:{digest[:8]}"
@@ -77,19 +76,20 @@ def _is_heading(paragraph: str) -> bool:
 
 
 def _split_long(text: str, start: int, end: int, max_chars: int) -> list[Span]:
-    """Cut an over-long sentence at whitespace into pieces of at most `max_chars`."""
-    if end - start <= max_chars:
-        return [(start, end)]
+    """Cut an over-long sentence at whitespace into pieces of at most `max_chars`.
+
+    >>> _split_long("aaa bbb ccc", 0, 11, 7)
+    [(0, 7), (8, 11)]
+    """
     pieces: list[Span] = []
     pos = start
     while end - pos > max_chars:
-        cut = text.rfind(" ", pos + 1, pos + max_chars + 1)
-        ws = re.search(r"\s", text[pos + 1 : pos + max_chars + 1][::-1])
-        if cut <= pos and ws is None:
-            cut = pos + max_chars  # no whitespace at all: cut mid-token
-        elif cut <= pos and ws is not None:
-            cut = pos + max_chars - ws.start()
-        pieces.append((pos, cut))
+        limit = pos + max_chars
+        cut = next((i for i in range(limit, pos, -1) if text[i].isspace()), limit)
+        piece_end = cut
+        while piece_end > pos and text[piece_end - 1].isspace():
+            piece_end -= 1
+        pieces.append((pos, piece_end))
         pos = cut
         while pos < end and text[pos].isspace():
             pos += 1
@@ -103,6 +103,8 @@ def _pack(units: list[Span], max_chars: int, overlap: int) -> list[Span]:
 
     >>> _pack([(0, 10), (11, 20), (21, 30)], max_chars=20, overlap=1)
     [(0, 20), (11, 30)]
+    >>> _pack([(0, 10), (11, 20), (21, 40)], max_chars=20, overlap=1)
+    [(0, 20), (21, 40)]
     """
     windows: list[Span] = []
     i = 0
@@ -113,5 +115,9 @@ def _pack(units: list[Span], max_chars: int, overlap: int) -> list[Span]:
         windows.append((units[i][0], units[j - 1][1]))
         if j >= len(units):
             break
+        # Step back `overlap` units, but never so far that unit j no longer fits:
+        # a window that adds nothing new would only repeat its predecessor.
         i = max(i + 1, j - overlap)
+        while i < j and units[j][1] - units[i][0] > max_chars:
+            i += 1
     return windows

@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("index", help="ingest files or folders and build or update the index")
-    p.add_argument("paths", nargs="*", type=Path, help="files or folders (.txt .md .html .pdf); default: the shipped report")
+    p.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders (.txt .md .html .pdf); default: the shipped report"
+    )
     p.add_argument("--index-dir", type=Path, help="where the index lives (default: RAG_INDEX_DIR)")
     p.add_argument("--replace", action="store_true", help="index only PATHS, dropping earlier inputs")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything instead of reusing vectors")
@@ -37,8 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--k", type=int, default=None, help="how many passages (default: RAG_TOP_K)")
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], help="retrieval method (default: hybrid)")
-    p.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
-                   help="only documents whose metadata KEY equals VALUE (e.g. country=\"North Korea\")")
+    p.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help='only documents whose metadata KEY equals VALUE (e.g. country="North Korea")',
+    )
     p.add_argument("--index-dir", type=Path)
     p.add_argument("--json", action="store_true", help="print JSON")
 

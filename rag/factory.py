@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from embeddings.encoder import Embedder, load_embedder, resolve_model_path
+from embeddings.encoder import Embedder, load_embedder
 from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import (
@@ -49,7 +49,13 @@ def open_index(settings: Settings, embedder: Embedder, say: Say = print) -> Corp
     except IndexMissing:
         say(f"no index in {settings.index_dir} yet: building it from {', '.join(map(str, settings.corpus))}")
         return build_index(
-            settings.index_dir, settings.corpus, embedder, chunking(settings), settings.exact_search_max_chunks, None, say
+            settings.index_dir,
+            settings.corpus,
+            embedder,
+            chunking(settings),
+            settings.exact_search_max_chunks,
+            None,
+            say,
         ).index
     reason = stale_reason(index, embedder.name, chunking(settings), index.inputs)
     if reason is None:
@@ -63,11 +69,14 @@ def open_index(settings: Settings, embedder: Embedder, say: Say = print) -> Corp
 def make_retriever(settings: Settings, say: Say = print) -> Retriever:
     embedder = make_embedder(settings)
     index = open_index(settings, embedder, say)
-    return Retriever(index=index, embedder=embedder, mode=settings.retrieval_mode, rrf_k=settings.rrf_k)
-
-
-def embedder_name(settings: Settings) -> str:
-    return resolve_model_path(settings.embedder_model)[1]
+    return Retriever(
+        index=index,
+        embedder=embedder,
+        mode=settings.retrieval_mode,
+        fusion=settings.fusion,
+        rrf_k=settings.rrf_k,
+        dense_weight=settings.dense_weight,
+    )
 
 
 def _load_or_none(settings: Settings, say: Say) -> CorpusIndex | None:

@@ -11,9 +11,10 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rag.sentences import Span
 from rag.types import Document
@@ -31,7 +32,9 @@ _HEADER_FIELD = re.compile(
     r"^(Publisher|Author|Publication Date|Date|Country|Title)[ \t]+(\S.*?)[ \t]*$",
     re.MULTILINE,
 )
-_TIER = re.compile(r"^[ \t]*(?P<country>[A-Z][^\n()]{1,60}?)[ \t]*\((?P<tier>Tier [0-9][A-Za-z ]*)\)[ \t]*$", re.MULTILINE)
+_TIER = re.compile(
+    r"^[ \t]*(?P<country>[A-Z][^\n()]{1,60}?)[ \t]*\((?P<tier>Tier [0-9][A-Za-z ]*)\)[ \t]*$", re.MULTILINE
+)
 _META_KEYS = ("title", "publisher", "author", "date", "country")
 
 
@@ -68,10 +71,10 @@ def load_documents(paths: Iterable[Path], max_bytes: int = 50_000_000) -> tuple[
             log.warning("skipped %s: %s", path, err)
             skipped.append(Skipped(path, str(err)))
             continue
-        if doc.doc_id in seen:
+        if doc.sha256 in seen:
             skipped.append(Skipped(path, "same content as a file already read"))
             continue
-        seen.add(doc.doc_id)
+        seen.add(doc.sha256)
         docs.append(doc)
     return docs, skipped
 
@@ -151,11 +154,14 @@ def header_metadata(text: str) -> dict[str, str]:
         meta["tier"] = tier.group("tier")
         meta.setdefault("country", tier.group("country").strip())
     if "title" not in meta:
-        for s, e in content_spans(head):
-            first = head[s:e].split("\n", 1)[0].strip()
-            if first and not _HEADER_FIELD.match(first):
+        spans = content_spans(head)
+        if spans:
+            s, e = spans[0]
+            first, _, rest = head[s:e].partition("\n")
+            first = first.strip().lstrip("#").strip()
+            heading_like = 0 < len(first) <= 150 and first[-1] not in ".!?,;:"
+            if heading_like and not _HEADER_FIELD.match(first) and (rest.strip() or len(spans) > 1 or e < len(text)):
                 meta["title"] = first
-            break
     return meta
 
 
@@ -179,10 +185,18 @@ def _html_text(html: str) -> tuple[str, dict[str, str]]:
     meta: dict[str, str] = {}
     if soup.title and soup.title.string:
         meta["title"] = soup.title.string.strip()
-    names = {"author": "author", "publisher": "publisher", "dc.publisher": "publisher", "date": "date",
-             "dc.date": "date", "article:published_time": "date", "country": "country", "dc.title": "title"}
+    names = {
+        "author": "author",
+        "publisher": "publisher",
+        "dc.publisher": "publisher",
+        "date": "date",
+        "dc.date": "date",
+        "article:published_time": "date",
+        "country": "country",
+        "dc.title": "title",
+    }
     for tag in soup.find_all("meta"):
-        key = (tag.get("name") or tag.get("property") or "").lower()
+        key = str(tag.get("name") or tag.get("property") or "").lower()
         if key in names and tag.get("content"):
             meta.setdefault(names[key], str(tag["content"]).strip())
     for tag in soup(["script", "style", "noscript", "template", "nav", "header", "footer", "form", "iframe", "svg"]):
@@ -204,7 +218,7 @@ def _pdf_text(raw: bytes) -> tuple[str, dict[str, str]]:
     try:
         reader = PdfReader(io.BytesIO(raw))
         pages = [page.extract_text() or "" for page in reader.pages]
-        info = reader.metadata or {}
+        info: Mapping[str, Any] = reader.metadata or {}
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as err:
         raise IngestError(f"malformed PDF ({err})") from err
     meta = {}

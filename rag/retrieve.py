@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embeddings.encoder import Embedder
-from rag.settings import RetrievalMode
+from rag.settings import Fusion, RetrievalMode
 from rag.store import CorpusIndex
 from rag.types import Hit
 
@@ -28,6 +28,28 @@ def rrf(rankings: list[list[int]], k: int = 60) -> list[tuple[int, float]]:
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
+def linear_fusion(
+    dense: Mapping[int, float], lexical: Mapping[int, float], dense_weight: float
+) -> list[tuple[int, float]]:
+    """Weighted sum of each method's scores, min-max normalised over its candidates.
+
+    A candidate missing from one method's list gets 0 from it.
+
+    >>> linear_fusion({1: 0.9, 2: 0.5}, {2: 8.0, 3: 4.0}, dense_weight=0.4)
+    [(2, 0.6), (1, 0.4), (3, 0.0)]
+    """
+
+    def norm(scores: Mapping[int, float]) -> dict[int, float]:
+        if not scores:
+            return {}
+        lo, hi = min(scores.values()), max(scores.values())
+        return {i: (s - lo) / (hi - lo) if hi > lo else 1.0 for i, s in scores.items()}
+
+    d, b = norm(dense), norm(lexical)
+    fused = {i: dense_weight * d.get(i, 0.0) + (1 - dense_weight) * b.get(i, 0.0) for i in {*d, *b}}
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 @dataclass(frozen=True)
 class Retriever:
     """Ranks an index's chunks for a query; the mode picks dense, BM25 or both."""
@@ -35,7 +57,9 @@ class Retriever:
     index: CorpusIndex
     embedder: Embedder
     mode: RetrievalMode = RetrievalMode.HYBRID
+    fusion: Fusion = Fusion.RRF
     rrf_k: int = 60
+    dense_weight: float = 0.4
     # Each method ranks this many times k candidates before fusion.
     depth: int = 4
 
@@ -55,7 +79,9 @@ class Retriever:
         if self.mode in (RetrievalMode.BM25, RetrievalMode.HYBRID):
             scores, rows = self.index.lexical.search(query, depth, allowed)
             lexical = {r: s for r, s in zip(rows.tolist(), scores.tolist(), strict=True) if s > 0}
-        if self.mode is RetrievalMode.HYBRID:
+        if self.mode is RetrievalMode.HYBRID and self.fusion is Fusion.LINEAR:
+            fused = linear_fusion(dense, lexical, self.dense_weight)
+        elif self.mode is RetrievalMode.HYBRID:
             fused = rrf([list(dense), list(lexical)], self.rrf_k)
         else:
             fused = list((dense or lexical).items())

@@ -18,17 +18,21 @@ _WORD_BEFORE = re.compile(r"(\S+)$")
 _NEXT_WORD = re.compile(r"\s+([\"'\u2018\u201c(\[]?)(\S+)")
 
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st no nos art arts para paras sec vol fig etc e.g i.e vs cf approx "
-    "jan feb mar apr jun jul aug sep sept oct nov dec inc ltd co corp dept gov govt".split()
+    """
+    mr mrs ms dr prof st no nos art arts para paras sec vol fig etc e.g i.e vs cf approx jan feb mar
+    apr jun jul aug sep sept oct nov dec inc ltd co corp dept gov govt
+    """.split()
 )
 # A line this short that ends without punctuation is a heading or a header field.
 _SHORT_LINE = 60
 # Words that open a sentence; after an initialism only these signal a new sentence.
 _OPENERS = frozenset(
-    "the a an in on at it its this that these those there their they he she we i his her "
-    "however although although while when after before since during despite according "
-    "many most some several all each one two no none nor but and or yet so also "
-    "critics countries defector defectors little fair ngo ngos north south".split()
+    """
+    the a an in on at it its this that these those there their they he she we i his her however
+    although although while when after before since during despite according many most some several
+    all each one two no none nor but and or yet so also critics countries defector defectors little
+    fair ngo ngos north south
+    """.split()
 )
 
 

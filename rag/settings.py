@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field
@@ -20,10 +20,15 @@ def _cache_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "report-rag"
 
 
-class RetrievalMode(str, Enum):
+class RetrievalMode(StrEnum):
     HYBRID = "hybrid"
     DENSE = "dense"
     BM25 = "bm25"
+
+
+class Fusion(StrEnum):
+    RRF = "rrf"  # reciprocal rank fusion: only ranks count
+    LINEAR = "linear"  # weighted sum of min-max normalised scores
 
 
 class Settings(BaseSettings):
@@ -40,12 +45,15 @@ class Settings(BaseSettings):
     embedder_model: str = ""
     embed_batch_size: int = 32
 
-    chunk_chars: int = Field(default=400, ge=50)
+    chunk_chars: int = Field(default=600, ge=50)
     chunk_overlap: int = Field(default=1, ge=0)
 
     retrieval_mode: RetrievalMode = RetrievalMode.HYBRID
     top_k: int = Field(default=5, ge=1, le=100)
+    fusion: Fusion = Fusion.RRF
     rrf_k: int = Field(default=60, ge=1)
+    # With linear fusion, the weight of the dense score (BM25 gets the rest).
+    dense_weight: float = Field(default=0.4, ge=0.0, le=1.0)
     # Above this many chunks the dense index switches from exact search to HNSW.
     exact_search_max_chunks: int = Field(default=200_000, ge=1)
 

@@ -176,7 +176,9 @@ def load_index(index_dir: Path, mmap: bool = False) -> CorpusIndex:
     return CorpusIndex(path, manifest, documents, chunks, vectors, dense, lexical)
 
 
-def stale_reason(index: CorpusIndex, embedder_name: str, chunking: ChunkingConfig, inputs: Sequence[Path]) -> str | None:
+def stale_reason(
+    index: CorpusIndex, embedder_name: str, chunking: ChunkingConfig, inputs: Sequence[Path]
+) -> str | None:
     """Why the index no longer matches the settings and sources, or None if it is current."""
     m = index.manifest
     if m["embedder"]["name"] != embedder_name:

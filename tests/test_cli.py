@@ -1,0 +1,78 @@
+"""The command line's handling of bad input: exit 2, one line, no traceback."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag import cli
+from rag.retrieve import Retriever
+from rag.store import ChunkingConfig, build_index
+from tests.fakes import REPORT_PATH
+
+RAG = str(Path(sys.executable).parent / "rag")
+
+
+def run(*args, env_dir):
+    return subprocess.run(
+        [RAG, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"RAG_INDEX_DIR": str(env_dir), "PATH": "/usr/bin:/bin", "HOME": str(env_dir)},
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", ""], "query is empty"),
+        (["search", "   "], "query is empty"),
+        (["search", "x", "--k", "0"], "--k must be between 1 and 100"),
+        (["search", "x", "--bogus"], "unrecognized arguments: --bogus"),
+        (["search", "x", "--filter", "novalue"], "KEY=VALUE"),
+        (["frobnicate"], "invalid choice"),
+        (["index", "/no/such/folder"], "does not exist"),
+        (["search", "x" * 5000], "limit is 2000"),
+        ([], "required"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
+    result = run(*args, env_dir=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_help_is_instant_and_lists_commands(tmp_path):
+    result = run("--help", env_dir=tmp_path)
+    assert result.returncode == 0
+    for command in ("index", "search", "serve", "eval"):
+        assert command in result.stdout
+
+
+def test_search_json_has_the_contract_fields(tmp_path, embedder, monkeypatch, capsys):
+    index = build_index(tmp_path / "idx", [REPORT_PATH], embedder, ChunkingConfig(600, 1)).index
+    monkeypatch.setattr("rag.factory.make_retriever", lambda settings, say: Retriever(index, embedder))
+    assert cli.main(["search", "Article 50 Penal Code children", "--k", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["query"] == "Article 50 Penal Code children"
+    assert [h["rank"] for h in out["hits"]] == [1, 2, 3]
+    first = out["hits"][0]
+    assert {"rank", "chunk_id", "doc_id", "title", "text", "start", "end", "score"} <= set(first)
+    assert "Article 50 of the Penal Code" in first["text"]
+    assert REPORT_PATH.read_text()[first["start"] : first["end"]] == first["text"]
+
+
+def test_corrupt_index_is_one_line_exit_1(tmp_path, embedder, monkeypatch):
+    build_index(tmp_path / "idx", [REPORT_PATH], embedder, ChunkingConfig(600, 1))
+    current = (tmp_path / "idx" / "current").resolve()
+    (current / "chunks.jsonl").write_text("garbage")
+    result = run("search", "camps", env_dir=tmp_path / "idx")
+    assert result.returncode == 1
+    assert "does not match its checksum" in result.stderr
+    assert "Traceback" not in result.stderr

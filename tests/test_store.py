@@ -1,0 +1,121 @@
+import json
+
+import numpy as np
+import pytest
+
+from rag.retrieve import Retriever
+from rag.settings import RetrievalMode
+from rag.store import ChunkingConfig, IndexCorrupt, IndexMissing, build_index, load_index, stale_reason
+from tests.fakes import REPORT_PATH, HashEmbedder, write
+
+CHUNKING = ChunkingConfig(max_chars=400, overlap=1)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "corpus"
+    write(folder, "camps.txt", "Camps\n\nPrison camps hold many people. They log, mine and tend crops.")
+    write(folder, "work.txt", "Overseas work\n\nWorkers go to Russia and Poland. Wages go to state accounts.")
+    return folder
+
+
+def build(tmp_path, inputs, embedder, previous=None):
+    return build_index(tmp_path / "index", inputs, embedder, CHUNKING, previous=previous)
+
+
+def test_missing_index_is_reported(tmp_path):
+    with pytest.raises(IndexMissing, match="rag index"):
+        load_index(tmp_path / "nothing")
+
+
+def test_round_trip_gives_identical_results(tmp_path, embedder):
+    built = build(tmp_path, [REPORT_PATH], embedder).index
+    loaded = load_index(tmp_path / "index")
+    assert loaded.chunks == built.chunks
+    assert loaded.documents == built.documents
+    for mode in RetrievalMode:
+        a = Retriever(built, embedder, mode)
+        b = Retriever(loaded, embedder, mode)
+        for q in ("prison camps logging mining", "Czech workers program", "Article 50 children"):
+            assert [(h.chunk.chunk_id, h.score) for h in a.search(q, 5)] == [
+                (h.chunk.chunk_id, h.score) for h in b.search(q, 5)
+            ]
+
+
+def test_manifest_records_what_the_index_was_built_from(tmp_path, embedder, corpus):
+    index = build(tmp_path, [corpus], embedder).index
+    m = json.loads((index.path / "manifest.json").read_text())
+    assert m["embedder"] == {"name": "fake-hash", "dim": 512}
+    assert m["chunking"] == {"max_chars": 400, "overlap": 1}
+    assert len(m["documents"]) == 2
+    assert all(len(d["sha256"]) == 64 for d in m["documents"].values())
+    assert {"faiss-cpu", "bm25s", "report-rag"} <= set(m["versions"])
+    assert m["dense_kind"] == "flat"
+
+
+def test_adding_a_document_embeds_only_its_chunks(tmp_path, corpus):
+    first = HashEmbedder()
+    old = build(tmp_path, [corpus], first)
+    assert old.embedded == first.embedded_texts == len(old.index.chunks)
+    write(corpus, "new.txt", "Protocol\n\nNorth Korea has not ratified the protocol.")
+    second = HashEmbedder()
+    new = build(tmp_path, [corpus], second, previous=old.index)
+    assert second.embedded_texts == new.embedded == 1
+    assert new.reused == len(old.index.chunks)
+    old_rows = {c.chunk_id: i for i, c in enumerate(old.index.chunks)}
+    for i, c in enumerate(new.index.chunks):
+        if c.chunk_id in old_rows:
+            np.testing.assert_array_equal(new.index.vectors[i], old.index.vectors[old_rows[c.chunk_id]])
+
+
+def test_stale_reasons(tmp_path, embedder, corpus):
+    index = build(tmp_path, [corpus], embedder).index
+    assert stale_reason(index, "fake-hash", CHUNKING, [corpus]) is None
+    assert "embedder" in stale_reason(index, "other-model", CHUNKING, [corpus])
+    assert "chunking" in stale_reason(index, "fake-hash", ChunkingConfig(200, 0), [corpus])
+    write(corpus, "camps.txt", "Camps\n\nChanged text.")
+    assert "changed" in stale_reason(index, "fake-hash", CHUNKING, [corpus])
+    write(corpus, "more.txt", "Another report.")
+    (corpus / "camps.txt").unlink()
+    assert stale_reason(index, "fake-hash", CHUNKING, [corpus]) is not None
+
+
+def test_skipped_files_do_not_make_the_index_stale(tmp_path, embedder, corpus):
+    write(corpus, "broken.txt", b"\x00\x01binary")
+    report = build(tmp_path, [corpus], embedder)
+    assert [s.path.name for s in report.skipped] == ["broken.txt"]
+    assert stale_reason(report.index, "fake-hash", CHUNKING, [corpus]) is None
+
+
+@pytest.mark.parametrize("victim", ["chunks.jsonl", "vectors.npy", "dense.faiss", "manifest.json"])
+def test_corrupt_files_are_refused_whole(tmp_path, embedder, corpus, victim):
+    index = build(tmp_path, [corpus], embedder).index
+    path = index.path / victim
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorrupt, match="rebuild"):
+        load_index(tmp_path / "index")
+
+
+def test_failed_build_leaves_the_previous_index_serving(tmp_path, embedder, corpus):
+    before = build(tmp_path, [corpus], embedder).index
+
+    class Exploding(HashEmbedder):
+        def embed(self, texts):
+            raise RuntimeError("out of memory")
+
+    write(corpus, "new.txt", "A new report about something else.")
+    with pytest.raises(RuntimeError):
+        build(tmp_path, [corpus], Exploding(), previous=before)
+    after = load_index(tmp_path / "index")
+    assert after.path == before.path
+    assert after.chunks == before.chunks
+    assert [p.name for p in (tmp_path / "index" / "builds").iterdir()] == [before.path.name]
+
+
+def test_rebuild_replaces_old_builds(tmp_path, embedder, corpus):
+    first = build(tmp_path, [corpus], embedder).index
+    second = build(tmp_path, [corpus], embedder, previous=first).index
+    assert second.path != first.path
+    assert not first.path.exists()
+    assert load_index(tmp_path / "index").path == second.path
