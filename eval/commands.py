@@ -1,0 +1,180 @@
+"""`rag eval …` commands: run, score, compare, judge, retrieval."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eval.dataset import EvalItem, load_dataset
+from eval.judge import CombinedJudge, LexicalJudge, ModelJudge, load_pairs, measure, quality_table
+from eval.metrics import JudgeFn
+from eval.report import fmt, write_report
+from eval.run import read_predictions, run_questions, score_run, write_predictions
+from rag.settings import Settings
+
+Say = Callable[[str], None]
+
+# The judge used for citation metrics, chosen by its measured accuracy (README, "The judge").
+DEFAULT_JUDGE = "combined"
+COMPARE_KEYS = (
+    "answer_score",
+    "false_abstention",
+    "abstention_accuracy",
+    "evidence_cited",
+    "citation_recall",
+    "citation_precision",
+    "quote_validity",
+    "recall@5",
+    "mrr",
+    "total_s_median",
+    "first_token_s_median",
+)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Models and index loaded once for a whole command."""
+
+    pipeline: Any
+    judge: JudgeFn
+    doc_texts: dict[str, str]
+
+
+def make_judge(kind: str, generator: Any) -> JudgeFn:
+    if kind == "lexical":
+        return LexicalJudge().supports
+    model = ModelJudge(generator)
+    return model.supports if kind == "model" else CombinedJudge(model).supports
+
+
+def load(settings: Settings, judge: str, say: Say) -> Loaded:
+    from rag import factory
+
+    pipeline = factory.make_pipeline(settings, say)
+    docs = pipeline.retriever.index.documents
+    return Loaded(pipeline, make_judge(judge, pipeline.generator), {k: d.text for k, d in docs.items()})
+
+
+def progress_bar(label: str) -> Callable[[int, int], None]:
+    """A one-line progress bar on stderr."""
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(1, total)
+        end = "\n" if done >= total else ""
+        print(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr)
+
+    return show
+
+
+def run(settings: Settings, dataset: Path, out: Path, limit: int | None, judge: str, say: Say) -> dict[str, Any]:
+    items = load_dataset(dataset)[:limit] if limit else load_dataset(dataset)
+    loaded = load(settings, judge, say)
+    predictions = run_questions(loaded.pipeline, items, progress_bar("answering"))
+    return _write(out, items, predictions, loaded.doc_texts, loaded.judge, f"Evaluation of {dataset.name}")
+
+
+def score(settings: Settings, dataset: Path, predictions_path: Path, judge: str, say: Say) -> dict[str, Any]:
+    """Recompute metrics from saved predictions; the generator loads only for a model judge."""
+    from rag import factory
+    from rag.store import load_index
+
+    items = load_dataset(dataset)
+    predictions = read_predictions(predictions_path)
+    ids = {p["id"] for p in predictions}
+    items = [i for i in items if i.id in ids]
+    index = load_index(settings.index_dir)
+    generator = factory.make_generator(settings, say) if judge != "lexical" else None
+    doc_texts = {k: d.text for k, d in index.documents.items()}
+    out = predictions_path.parent
+    return _write(
+        out,
+        items,
+        predictions,
+        doc_texts,
+        make_judge(judge, generator),
+        f"Evaluation of {dataset.name}",
+        rewrite_predictions=False,
+    )
+
+
+def _write(
+    out: Path,
+    items: Sequence[EvalItem],
+    predictions: list[dict],
+    doc_texts: dict[str, str],
+    judge: JudgeFn,
+    title: str,
+    rewrite_predictions: bool = True,
+) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    if rewrite_predictions:
+        write_predictions(out / "predictions.jsonl", predictions)
+    scores, metrics = score_run(items, predictions, doc_texts, judge)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
+    write_report(out, items, predictions, scores, metrics, title)
+    return metrics
+
+
+def parse_config(text: str) -> dict[str, str]:
+    """'retrieval_mode=dense,chunk_chars=400' -> {'retrieval_mode': 'dense', 'chunk_chars': '400'}."""
+    out = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"a configuration is KEY=VALUE[,KEY=VALUE]; got {text!r}")
+        if key.strip() not in Settings.model_fields:
+            raise ValueError(f"unknown setting {key.strip()!r} in {text!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def compare(
+    settings: Settings, dataset: Path, configs: Sequence[str], out: Path, limit: int | None, judge: str, say: Say
+) -> str:
+    """Run each configuration on the same questions; one table, side by side.
+
+    The generator is loaded once and shared; a configuration that changes
+    chunking gets its own index folder under `out`.
+    """
+    from rag import factory
+
+    items = load_dataset(dataset)[:limit] if limit else load_dataset(dataset)
+    generator = factory.make_generator(settings, say)
+    judge_fn = make_judge(judge, generator)
+    results = []
+    for n, text in enumerate(configs, start=1):
+        merged = {**settings.model_dump(), **parse_config(text)}
+        probe = Settings(**merged)
+        cfg = Settings(**{**merged, "index_dir": out / "indexes" / f"{probe.chunk_chars}-{probe.chunk_overlap}"})
+        pipeline = factory.make_pipeline(cfg, say, generator=generator)
+        predictions = run_questions(pipeline, items, progress_bar(f"[{n}/{len(configs)}] {text}"))
+        docs = {k: d.text for k, d in pipeline.retriever.index.documents.items()}
+        metrics = _write(out / f"config-{n}", items, predictions, docs, judge_fn, f"{dataset.name}: {text}")
+        results.append((text, metrics["overall"]))
+    head = "| metric | " + " | ".join(t for t, _ in results) + " |"
+    rows = [head, "|---" * (len(results) + 1) + "|"]
+    for key in COMPARE_KEYS:
+        rows.append(f"| {key} | " + " | ".join(fmt(m.get(key)) for _, m in results) + " |")
+    table = "\n".join(rows)
+    (out / "compare.md").write_text(table + "\n", encoding="utf-8")
+    return table
+
+
+def judge_quality(settings: Settings, pairs_path: Path, say: Say) -> str:
+    """Accuracy, precision and recall of each judge on the labelled pairs."""
+    from rag import factory
+
+    pairs = load_pairs(pairs_path)
+    generator = factory.make_generator(settings, say)
+    model = ModelJudge(generator)
+    results = [
+        measure(LexicalJudge(), pairs, "lexical"),
+        measure(model, pairs, "model (P(yes) >= 0.5)"),
+        measure(CombinedJudge(model), pairs, "combined (model + lexical vetoes)"),
+    ]
+    return quality_table(results)

@@ -1,0 +1,143 @@
+"""A readable report of a run: metric tables, the worst questions, and PNG plots beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from eval.dataset import EvalItem
+from eval.metrics import QuestionScore
+
+LABELS = {
+    "recall@1": "retrieval recall@1",
+    "recall@3": "retrieval recall@3",
+    "recall@5": "retrieval recall@5",
+    "recall@10": "retrieval recall@10",
+    "mrr": "retrieval MRR",
+    "answer_score": "answer score (must_include)",
+    "exact_match": "exact match",
+    "abstention_accuracy": "unanswerable questions abstained",
+    "false_abstention": "false abstention on answerable",
+    "evidence_cited": "cited passage holds the gold evidence",
+    "citation_recall": "citation recall",
+    "citation_precision": "citation precision",
+    "quote_validity": "quote is an exact span at its offsets",
+    "first_token_s_median": "time to first token, median (s)",
+    "first_token_s_p95": "time to first token, p95 (s)",
+    "total_s_median": "time to complete answer, median (s)",
+    "total_s_p95": "time to complete answer, p95 (s)",
+    "tokens_per_s_median": "generation speed, median (tokens/s)",
+}
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def metrics_table(metrics: Mapping[str, Any]) -> str:
+    rows = ["| metric | value |", "|---|---|"]
+    for key, label in LABELS.items():
+        rows.append(f"| {label} | {fmt(metrics.get(key))} |")
+    return "\n".join(rows)
+
+
+def type_table(by_type: Mapping[str, Mapping[str, Any]]) -> str:
+    cols = ["questions", "answer_score", "false_abstention", "abstention_accuracy", "evidence_cited", "recall@5"]
+    rows = ["| type | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for t, m in by_type.items():
+        rows.append(f"| {t} | " + " | ".join(fmt(m.get(c)) for c in cols) + " |")
+    return "\n".join(rows)
+
+
+def badness(score: QuestionScore) -> float:
+    """Higher is worse: wrong abstentions first, then low answer scores, then unsupported sentences."""
+    if score.answerable and score.abstained:
+        return 3.0
+    if not score.answerable and not score.abstained:
+        return 2.5
+    bad = 1.0 - (score.must_include if score.must_include is not None else 1.0)
+    if score.sentences:
+        bad += 0.5 * (1 - score.sentences_supported / score.sentences)
+    return bad
+
+
+def write_report(
+    out_dir: Path,
+    items: Sequence[EvalItem],
+    predictions: Sequence[Mapping[str, Any]],
+    scores: Sequence[QuestionScore],
+    metrics: Mapping[str, Any],
+    title: str,
+    worst: int = 10,
+) -> Path:
+    """Write report.md (and its plots) into `out_dir`; return the report's path."""
+    by_id = {p["id"]: p for p in predictions}
+    items_by_id = {i.id: i for i in items}
+    plots = _plots(out_dir, scores, metrics)
+    lines = [f"# {title}", "", metrics_table(metrics["overall"]), "", "## By question type", ""]
+    lines += [type_table(metrics["by_type"]), ""]
+    lines += [f"![{name}]({name})" for name in plots]
+    lines += ["", f"## The {worst} worst questions", ""]
+    for s in sorted(scores, key=badness, reverse=True)[:worst]:
+        if badness(s) <= 0:
+            break
+        item, pred = items_by_id[s.id], by_id[s.id]
+        expected = item.answer if item.answerable else "(should abstain)"
+        lines.append(f"### {s.id} ({s.type}): {item.question}")
+        lines.append("")
+        lines.append(f"- expected: {expected}")
+        lines.append(f"- answer{' (abstained)' if s.abstained else ''}: {pred['answer']}")
+        if s.must_include is not None:
+            lines.append(f"- must_include score: {s.must_include:.2f}")
+        for c in pred.get("citations", []):
+            mark = "supported" if c.get("supported") else "NOT supported"
+            lines.append(f'- [{c["n"]}] ({mark}) "{c["quote"]}"')
+        lines.append("")
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _plots(out_dir: Path, scores: Sequence[QuestionScore], metrics: Mapping[str, Any]) -> list[str]:
+    """Answer score by type and latency distribution, as PNG files; their names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    types = metrics["by_type"]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    labels = list(types)
+    values = [
+        types[t]["answer_score"] if types[t]["answerable"] else types[t]["abstention_accuracy"] or 0.0 for t in labels
+    ]
+    ax.bar(labels, [v or 0.0 for v in values], color="#3b6ea5")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("score")
+    ax.set_title("Answer score (answerable) / abstention accuracy (unanswerable) by type")
+    ax.tick_params(axis="x", labelrotation=20)
+    fig.tight_layout()
+    fig.savefig(out_dir / "scores_by_type.png", dpi=110)
+    plt.close(fig)
+    names.append("scores_by_type.png")
+
+    totals = [s.total_s for s in scores if s.total_s is not None]
+    firsts = [s.first_token_s for s in scores if s.first_token_s is not None]
+    if totals:
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        ax.hist([totals, firsts], bins=20, label=["complete answer", "first token"], color=["#3b6ea5", "#e39b3b"])
+        ax.set_xlabel("seconds")
+        ax.set_ylabel("questions")
+        ax.legend()
+        ax.set_title("Latency")
+        fig.tight_layout()
+        fig.savefig(out_dir / "latency.png", dpi=110)
+        plt.close(fig)
+        names.append("latency.png")
+    return names

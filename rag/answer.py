@@ -1,0 +1,133 @@
+"""Question (+ history) -> a grounded Answer, streamed: the whole pipeline, top to bottom.
+
+1. retrieve passages for the question (with the previous user turn, for follow-ups);
+2. keep the few sentences of those passages that best match it, numbered;
+3. let the generator answer from them, one `[n]` per sentence (a grammar enforces the shape);
+4. check every sentence against its source and repair or flag citations;
+5. abstain when the model says NONE or no sentence of its answer is supported.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rag.cite import resolve, split_claims
+from rag.context import Context, select_context
+from rag.conversation import last_user_turn, retrieval_query
+from rag.generate import GenerationOptions, Generator
+from rag.prompt import NONE, answer_grammar, build_messages
+from rag.retrieve import Retriever
+from rag.types import Answer
+
+ABSTAIN_TEXT = "The report does not answer this question."
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked as it is (empty, too long); the message says why."""
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    top_k: int = 10  # passages retrieved and listed
+    context_passages: int = 5  # of those, how many feed the prompt
+    max_sources: int = 4  # sentences in the prompt
+    max_tokens: int = 96
+    max_question_chars: int = 2000
+    # Drop sentences whose citations fail the support check (else keep them, flagged).
+    drop_unsupported: bool = False
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """Everything needed to answer: a retriever, a generator and the corpus statistics."""
+
+    retriever: Retriever
+    generator: Generator
+    idf: Mapping[str, float]
+    config: AnswerConfig = field(default_factory=AnswerConfig)
+
+    def stream(
+        self, question: str, history: Sequence[Any] = (), filters: Mapping[str, str] | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield the answer text as it is generated, then the complete Answer."""
+        question = check_question(question, self.config.max_question_chars)
+        started = time.perf_counter()
+        query = retrieval_query(question, history)
+        hits = self.retriever.search(query, self.config.top_k, filters)
+        context = select_context(
+            query,
+            hits[: self.config.context_passages],
+            self.retriever.index.documents,
+            self.retriever.embedder,
+            self.idf,
+            self.config.max_sources,
+        )
+        timings = {"retrieve_s": round(time.perf_counter() - started, 4)}
+        if not context.items:
+            yield ABSTAIN_TEXT
+            yield _abstain(question, hits, timings, started)
+            return
+        messages = build_messages(question, context.items, last_user_turn(history))
+        options = GenerationOptions(max_tokens=self.config.max_tokens, grammar=answer_grammar(len(context.items)))
+        draft = ""
+        for piece in self.generator.generate(messages, options):
+            if not draft:
+                timings["first_token_s"] = round(time.perf_counter() - started, 4)
+            draft += piece
+            yield piece
+        timings["generate_s"] = round(time.perf_counter() - started - timings["retrieve_s"], 4)
+        answer = self.finish(question, draft, context, hits, timings, started)
+        yield answer
+
+    def answer(self, question: str, history: Sequence[Any] = (), filters: Mapping[str, str] | None = None) -> Answer:
+        """The complete Answer, without streaming."""
+        final: Answer | None = None
+        for event in self.stream(question, history, filters):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    def finish(self, question, draft, context: Context, hits, timings, started) -> Answer:
+        """Check the drafted answer against its sources; abstain when nothing in it is supported."""
+        if draft.strip().upper().startswith(NONE):
+            return _abstain(question, hits, timings, started)
+        resolved, citations = resolve(split_claims(draft), context.items, self.retriever.index.documents)
+        if not any(c.supported for c in citations):
+            return _abstain(question, hits, timings, started)
+        sentences = []
+        for claim, cites in resolved:
+            ok = bool(cites) and all(c.supported for c in cites)
+            if self.config.drop_unsupported and not ok:
+                continue
+            marks = "".join(f" [{c.n}]" for c in cites)
+            sentences.append(_with_marks(claim.text, marks))
+        text = " ".join(sentences)
+        final_citations = [c for c in citations if f"[{c.n}]" in text]
+        timings["total_s"] = round(time.perf_counter() - started, 4)
+        return Answer(question, text, False, tuple(final_citations), tuple(hits), timings)
+
+
+def check_question(question: str, limit: int) -> str:
+    """The question, stripped of control characters and surrounding space, or QuestionError."""
+    cleaned = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t").strip()
+    if not cleaned:
+        raise QuestionError("the question is empty; type a question about the report")
+    if len(cleaned) > limit:
+        raise QuestionError(f"the question has {len(cleaned)} characters; the limit is {limit}")
+    return cleaned
+
+
+def _abstain(question: str, hits, timings: dict[str, float], started: float) -> Answer:
+    timings["total_s"] = round(time.perf_counter() - started, 4)
+    return Answer(question, ABSTAIN_TEXT, True, (), tuple(hits), timings)
+
+
+def _with_marks(text: str, marks: str) -> str:
+    """Put markers before the sentence's final punctuation: 'It is so.' + ' [1]' -> 'It is so [1].'"""
+    if text and text[-1] in ".!?":
+        return f"{text[:-1]}{marks}{text[-1]}"
+    return f"{text}{marks}."

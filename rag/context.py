@@ -1,0 +1,117 @@
+"""Hits -> the few numbered sentences a prompt needs, each with its exact place in a document."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from embeddings.encoder import Embedder
+from rag.lexical import fold_initialisms
+from rag.sentences import sentences
+from rag.types import Chunk, Document, Hit
+
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+STOPWORDS = frozenset(
+    """
+    a an the and or but if of in on at to for from by with about as into over under than then there
+    is are was were be been being do does did done has have had having it its this that these those
+    what which who whom whose when where why how whether any some all each many much more most such
+    not no nor only own same so too very can could should would may might must will shall
+    i me my we our you your he him his she her they them their one ones also report according
+    """.split()
+)
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-case words minus stopwords, with initialisms folded and a light plural strip.
+
+    >>> content_words("Were the D. P. R. K. camps used?")
+    ['dprk', 'camp', 'used']
+    """
+    words = _WORD.findall(fold_initialisms(text).lower())
+    return [_stem(w) for w in words if w not in STOPWORDS]
+
+
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+@dataclass(frozen=True)
+class ContextItem:
+    """One numbered source sentence: where it is, which passage it came from, how relevant it is."""
+
+    n: int
+    chunk: Chunk
+    start: int
+    end: int
+    text: str
+    dense: float
+    overlap: float
+
+
+@dataclass(frozen=True)
+class Context:
+    items: tuple[ContextItem, ...]
+    # Share of the question's distinctive words found anywhere in the items (IDF weighted).
+    coverage: float
+    missing_terms: tuple[str, ...]
+
+
+def select_context(
+    question: str,
+    hits: Sequence[Hit],
+    documents: Mapping[str, Document],
+    embedder: Embedder,
+    idf: Mapping[str, float],
+    max_items: int = 4,
+) -> Context:
+    """The `max_items` sentences of the hit passages that best match the question."""
+    seen: set[tuple[str, int, int]] = set()
+    candidates: list[tuple[Chunk, int, int, str, int]] = []
+    for hit in hits:
+        doc = documents[hit.chunk.doc_id]
+        for s, e in sentences(doc.text, hit.chunk.start, hit.chunk.end):
+            key = (doc.doc_id, s, e)
+            if key not in seen:
+                seen.add(key)
+                candidates.append((hit.chunk, s, e, doc.text[s:e], hit.rank))
+    if not candidates:
+        return Context((), 0.0, tuple(sorted(set(content_words(question)))))
+    vectors = embedder.embed([question] + [c[3] for c in candidates])
+    dense = vectors[1:] @ vectors[0]
+    q_words = set(content_words(question))
+    weights = {w: idf.get(w, max(idf.values(), default=1.0)) for w in q_words}
+    total = sum(weights.values()) or 1.0
+    overlaps = []
+    for _, _, _, text, _ in candidates:
+        words = set(content_words(text))
+        overlaps.append(sum(weights[w] for w in q_words & words) / total)
+    # Relevance: mostly the sentence's own match, a little of its passage's rank.
+    scores = [0.6 * float(d) + 0.4 * o + 0.02 / rank for d, o, (*_, rank) in zip(dense, overlaps, candidates)]
+    order = np.argsort(-np.asarray(scores), kind="stable")[:max_items]
+    items = []
+    for n, i in enumerate(order, start=1):
+        chunk, s, e, text, _ = candidates[i]
+        items.append(ContextItem(n, chunk, s, e, text, float(dense[i]), overlaps[i]))
+    found = set().union(*(set(content_words(it.text)) for it in items))
+    missing = tuple(sorted(w for w in q_words if w not in found))
+    coverage = sum(weights[w] for w in q_words if w in found) / total
+    return Context(tuple(items), coverage, missing)
+
+
+def idf_table(texts: Sequence[str]) -> dict[str, float]:
+    """Inverse document frequency of content words over `texts`: log((N + 1) / (df + 0.5))."""
+    df: dict[str, int] = {}
+    for text in texts:
+        for w in set(content_words(text)):
+            df[w] = df.get(w, 0) + 1
+    n = len(texts)
+    return {w: math.log((n + 1) / (c + 0.5)) for w, c in df.items()}
