@@ -4,7 +4,8 @@
 2. keep the few sentences of those passages that best match it, numbered;
 3. let the generator answer from them, one `[n]` per sentence (a grammar enforces the shape);
 4. check every sentence against its source and repair or flag citations;
-5. abstain when the model says NONE or no sentence of its answer is supported.
+5. abstain when the question asks about numbers no passage mentions, when the
+   model says NONE, or when no sentence of its answer is supported.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag.abstain import grounded, missing_specifics, refused
 from rag.cite import resolve, split_claims
 from rag.context import Context, select_context
 from rag.conversation import last_user_turn, retrieval_query
@@ -58,27 +60,31 @@ class Pipeline:
         query = retrieval_query(question, history)
         hits = self.retriever.search(query, self.config.top_k, filters)
         context = select_context(
-            query,
+            question,
             hits[: self.config.context_passages],
             self.retriever.index.documents,
             self.retriever.embedder,
             self.idf,
             self.config.max_sources,
+            query=query,
         )
         timings = {"retrieve_s": round(time.perf_counter() - started, 4)}
-        if not context.items:
+        if not context.items or missing_specifics(question, hits):
             yield ABSTAIN_TEXT
             yield _abstain(question, hits, timings, started)
             return
         messages = build_messages(question, context.items, last_user_turn(history))
         options = GenerationOptions(max_tokens=self.config.max_tokens, grammar=answer_grammar(len(context.items)))
         draft = ""
+        pieces = 0
         for piece in self.generator.generate(messages, options):
             if not draft:
                 timings["first_token_s"] = round(time.perf_counter() - started, 4)
             draft += piece
+            pieces += 1
             yield piece
         timings["generate_s"] = round(time.perf_counter() - started - timings["retrieve_s"], 4)
+        timings["tokens"] = pieces
         answer = self.finish(question, draft, context, hits, timings, started)
         yield answer
 
@@ -93,10 +99,10 @@ class Pipeline:
 
     def finish(self, question, draft, context: Context, hits, timings, started) -> Answer:
         """Check the drafted answer against its sources; abstain when nothing in it is supported."""
-        if draft.strip().upper().startswith(NONE):
+        if refused(draft, NONE):
             return _abstain(question, hits, timings, started)
         resolved, citations = resolve(split_claims(draft), context.items, self.retriever.index.documents)
-        if not any(c.supported for c in citations):
+        if not grounded(citations):
             return _abstain(question, hits, timings, started)
         sentences = []
         for claim, cites in resolved:

@@ -12,14 +12,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rag.context import ContextItem, content_words
+from rag.context import STOPWORDS, ContextItem, content_words
 from rag.lexical import fold_initialisms
 from rag.sentences import sentences
 from rag.types import Citation, Document
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*")
+_NAME = re.compile(r"\b[A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)$")
 # Share of a sentence's content words that its source must contain.
 MIN_OVERLAP = 0.5
 
@@ -54,9 +55,21 @@ def numbers(text: str) -> set[str]:
 
 
 def names(text: str) -> set[str]:
-    """Capitalised words or runs of them, except at the start of a sentence."""
+    """Runs of capitalised words; a single capitalised word opening a sentence is not a name.
+
+    >>> sorted(names("The Czech Ministry acted. North Korea agreed. Officials met in January."))
+    ['czech ministry', 'january', 'north korea']
+    """
     folded = fold_initialisms(text)
-    return {m.group(0).lower() for m in _NAME.finditer(folded)}
+    out = set()
+    for m in _NAME.finditer(folded):
+        words = m.group(0).split()
+        at_start = bool(_SENTENCE_START.search(folded[: m.start()]))
+        while words and words[0].lower() in STOPWORDS:
+            words, at_start = words[1:], False
+        if words and not (at_start and len(words) == 1):
+            out.add(" ".join(words).lower())
+    return out
 
 
 @dataclass(frozen=True)
@@ -75,7 +88,7 @@ def negated_words(text: str) -> set[str]:
     """Content words that a negation governs: the first two content words after each cue.
 
     >>> sorted(negated_words("There is no evidence of force, and it has not ratified it."))
-    ['evidence', 'force', 'ratified']
+    ['evid', 'forc', 'ratifi']
     """
     out: set[str] = set()
     for m in _NEGATION.finditer(text):
@@ -131,17 +144,22 @@ def resolve(
     model streamed stay valid unless a citation had to be repointed.
     """
     by_n = {it.n: it for it in items}
-    numbered: dict[tuple[str, int, int], Citation] = {}
+    known = _known_names(documents, items)
+    numbered: dict[tuple[int, bool], Citation] = {}
+    # A source cited for a claim it does not support gets a number of its own,
+    # so that its marker can never borrow the standing of a valid citation.
+    spare = max((it.n for it in items), default=0)
     result = []
     for claim in claims:
-        known = _known_names(documents, items)
         chosen = _choose_sources(claim, by_n, items, known)
         cites = []
         for item, ok in chosen:
-            key = (item.chunk.doc_id, item.start, item.end)
+            key = (item.n, ok)
             if key not in numbered:
+                if not ok:
+                    spare += 1
                 numbered[key] = Citation(
-                    n=item.n,
+                    n=item.n if ok else spare,
                     chunk=item.chunk,
                     quote=item.text,
                     quote_start=item.start,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -27,21 +28,20 @@ STOPWORDS = frozenset(
 
 
 def content_words(text: str) -> list[str]:
-    """Lower-case words minus stopwords, with initialisms folded and a light plural strip.
+    """Stemmed lower-case words minus stopwords, with initialisms folded.
 
-    >>> content_words("Were the D. P. R. K. camps used?")
-    ['dprk', 'camp', 'used']
+    >>> content_words("Were the D. P. R. K. camps used to convict anyone?")
+    ['dprk', 'camp', 'use', 'convict', 'anyon']
     """
-    words = _WORD.findall(fold_initialisms(text).lower())
-    return [_stem(w) for w in words if w not in STOPWORDS]
+    words = [w for w in _WORD.findall(fold_initialisms(text).lower()) if w not in STOPWORDS]
+    return _stemmer().stemWords(words)
 
 
-def _stem(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
+@functools.cache
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,13 @@ def select_context(
     embedder: Embedder,
     idf: Mapping[str, float],
     max_items: int = 4,
+    query: str = "",
 ) -> Context:
-    """The `max_items` sentences of the hit passages that best match the question."""
+    """The `max_items` sentences of the hit passages that best match the question.
+
+    Word overlap is measured against the question itself; the dense match uses
+    `query` (the question with its conversation, for follow-ups) when given.
+    """
     seen: set[tuple[str, int, int]] = set()
     candidates: list[tuple[Chunk, int, int, str, int]] = []
     for hit in hits:
@@ -85,7 +90,7 @@ def select_context(
                 candidates.append((hit.chunk, s, e, doc.text[s:e], hit.rank))
     if not candidates:
         return Context((), 0.0, tuple(sorted(set(content_words(question)))))
-    vectors = embedder.embed([question] + [c[3] for c in candidates])
+    vectors = embedder.embed([query or question] + [c[3] for c in candidates])
     dense = vectors[1:] @ vectors[0]
     q_words = set(content_words(question))
     weights = {w: idf.get(w, max(idf.values(), default=1.0)) for w in q_words}

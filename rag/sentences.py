@@ -65,6 +65,7 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
         if _ends_sentence(text, m.start(), m.end(), end):
             cuts.append(m.end())
     cuts.extend(_line_breaks(text, start, end))
+    cuts.extend(m.start() for m in _BLANK_LINE.finditer(text, start, end))
     spans: list[Span] = []
     pos = start
     for cut in sorted(set(cuts)):

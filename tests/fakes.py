@@ -48,3 +48,23 @@ def write(folder: Path, name: str, text: str | bytes) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+class ScriptedGenerator:
+    """Replies from a script, in small pieces, and records every prompt it was given."""
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.prompts: list[list[dict]] = []
+        self.options: list = []
+
+    def generate(self, messages, options):
+        self.prompts.append(list(messages))
+        self.options.append(options)
+        reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+        for i in range(0, len(reply), 7):
+            yield reply[i : i + 7]
+
+    @property
+    def last_user_message(self) -> str:
+        return self.prompts[-1][-1]["content"]
