@@ -7,13 +7,22 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-# llama.cpp is built for AVX2 without AMX: a native build on CPUs that report AMX
-# crashes on its first inference inside virtual machines. The wheel is built once
-# per machine into the user's cache and reused by every checkout.
+# llama.cpp is built with explicit CPU features and without AMX: a native build on
+# CPUs that report AMX crashes on its first inference inside virtual machines.
+# AVX-512 (about 1.4x faster prompt reading here) is used where the CPU has it.
+# The wheel is built once per machine into the user's cache and reused.
 LLAMA_VERSION := 0.3.36
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
-	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
-WHEELS := $(HOME)/.cache/report-rag/wheels/llama-avx2
+CPU_FLAGS := $(shell grep -m1 '^flags' /proc/cpuinfo 2>/dev/null)
+LLAMA_COMMON := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+ifneq ($(and $(findstring avx512f,$(CPU_FLAGS)),$(findstring avx512_vnni,$(CPU_FLAGS)),$(findstring avx512_bf16,$(CPU_FLAGS)),$(findstring avx512vbmi,$(CPU_FLAGS))),)
+LLAMA_VARIANT := avx512
+LLAMA_CMAKE_ARGS := $(LLAMA_COMMON) -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON
+else
+LLAMA_VARIANT := avx2
+LLAMA_CMAKE_ARGS := $(LLAMA_COMMON) -DGGML_AVX512=OFF
+endif
+WHEELS := $(HOME)/.cache/report-rag/wheels/llama-$(LLAMA_VARIANT)
 
 .PHONY: setup run test test-fast lint bench clean
 

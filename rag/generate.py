@@ -56,14 +56,16 @@ class LlamaCppGenerator:
         self.name = Path(model_path).name
         self._lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
+        self._template: Any = None
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode(), add_bos=False, special=True))
 
     def generate(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
+        tokens = self._prompt_tokens(messages)
         with self._lock:  # one context, so one generation at a time
-            stream = self._llm.create_chat_completion(
-                list(messages),  # type: ignore[arg-type]
+            stream = self._llm.create_completion(
+                tokens,  # type: ignore[arg-type]
                 temperature=options.temperature,
                 max_tokens=options.max_tokens,
                 stream=True,
@@ -71,28 +73,59 @@ class LlamaCppGenerator:
                 stop=list(options.stop) or None,
             )
             for chunk in stream:
-                piece = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+                piece = chunk["choices"][0]["text"]  # type: ignore[index]
                 if piece:
                     yield piece
 
-    def p_yes(self, messages: Sequence[Message]) -> float:
-        """Probability mass of "Yes" against "No" for the first token of the reply."""
-        import math
+    def next_token_probability(self, messages: Sequence[Message], words: Sequence[str]) -> float:
+        """Probability that the reply's first token is the first token of one of `words`.
 
-        prompt = self._chat_prompt(messages)
+        The prompt is evaluated as generation would (reusing the cached prefix), so a
+        generation that follows with the same messages starts at once.
+        """
+        import numpy as np
+
+        tokens = self._prompt_tokens(messages)
         with self._lock:
-            out = self._llm.create_completion(prompt, max_tokens=1, temperature=0.0, logprobs=20)
-        top = out["choices"][0]["logprobs"]["top_logprobs"][0]  # type: ignore[index]
-        yes = sum(math.exp(lp) for tok, lp in top.items() if tok.strip().lower() == "yes")
-        no = sum(math.exp(lp) for tok, lp in top.items() if tok.strip().lower() == "no")
+            self._evaluate(tokens)
+            logits = np.ctypeslib.as_array(self._llm._ctx.get_logits(), shape=(self._llm.n_vocab(),)).copy()
+        logits -= logits.max()
+        probs = np.exp(logits)
+        probs /= probs.sum()
+        ids = {self._llm.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words}
+        return float(sum(probs[i] for i in ids))
+
+    def p_yes(self, messages: Sequence[Message]) -> float:
+        """P("Yes") / (P("Yes") + P("No")) for the first token of the reply."""
+        yes = self.next_token_probability(messages, ["Yes", " Yes", "yes"])
+        no = self.next_token_probability(messages, ["No", " No", "no"])
         return yes / (yes + no) if yes + no > 0 else 0.5
 
-    def _chat_prompt(self, messages: Sequence[Message]) -> str:
-        """The model's own chat template applied to `messages`, ready for a reply."""
+    def _prompt_tokens(self, messages: Sequence[Message]) -> list[int]:
+        """The model's own chat template applied to `messages`, ready for a reply, as tokens."""
         from jinja2 import Template
 
-        template = self._llm.metadata.get("tokenizer.chat_template", "")
-        return Template(template).render(messages=list(messages), add_generation_prompt=True)
+        if self._template is None:
+            self._template = Template(self._llm.metadata.get("tokenizer.chat_template", ""))
+        prompt = self._template.render(messages=list(messages), add_generation_prompt=True)
+        return self._llm.tokenize(prompt.encode(), add_bos=False, special=True)
+
+    def _evaluate(self, tokens: list[int]) -> None:
+        """Bring the context to `tokens`, re-reading only what differs from the cached prefix."""
+        llm = self._llm
+        cached = llm.input_ids[: llm.n_tokens].tolist()
+        same = 0
+        for a, b in zip(cached, tokens):
+            if a != b:
+                break
+            same += 1
+        keep = min(same, len(tokens) - 1)  # the last token is re-read to refresh its logits
+        if keep > 0 and llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+            llm.n_tokens = keep
+        else:
+            llm.reset()
+            keep = 0
+        llm.eval(tokens[keep:])
 
     def _grammar(self, text: str | None) -> Any:
         if text is None:
