@@ -77,8 +77,9 @@ def score_prediction(
     timings = pred.get("timings") or {}
     s.first_token_s = timings.get("first_token_s")
     s.total_s = timings.get("total_s")
-    if timings.get("tokens") and timings.get("generate_s"):
-        s.tokens_per_s = timings["tokens"] / timings["generate_s"]
+    decode_s = (timings.get("total_s") or 0) - (timings.get("first_token_s") or 0)
+    if timings.get("tokens") and decode_s > 0:
+        s.tokens_per_s = timings["tokens"] / decode_s
     passages = [p["text"] for p in sorted(pred.get("passages", []), key=lambda p: p["rank"])]
     citations = pred.get("citations", [])
     if item.answerable:

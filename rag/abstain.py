@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rag.cite import numbers
@@ -20,7 +21,8 @@ def missing_specifics(question: str, hits: Sequence[Hit]) -> tuple[str, ...]:
     ('2008',)
     """
     found = set().union(*(numbers(h.chunk.text) for h in hits)) if hits else set()
-    return tuple(sorted(n for n in numbers(question) if n not in found))
+    # Single digits are too often words ("2 ppl", "tier 1 or 2?") to stand for a fact asked about.
+    return tuple(sorted(n for n in numbers(question) if len(n) > 1 and n not in found))
 
 
 def refused(draft: str, marker: str) -> bool:
@@ -31,3 +33,22 @@ def refused(draft: str, marker: str) -> bool:
 def grounded(citations: Sequence[Citation]) -> bool:
     """At least one sentence of the draft passed the support check."""
     return any(c.supported for c in citations)
+
+
+_QUANTITY_QUESTION = re.compile(r"\bhow (?:many|much)\b", re.IGNORECASE)
+_QUANTITY = re.compile(
+    r"\d|\b(?:unknown|no|none|zero|few|several|most|all|half|dozens?|hundreds?|thousands?|millions?|"
+    r"tens|majority|little|one|two|three|four|five|six|seven|eight|nine|ten)\b",
+    re.IGNORECASE,
+)
+
+
+def lacks_quantity(question: str, answer: str) -> bool:
+    """A "how many / how much" question answered without any amount did not get its answer.
+
+    >>> lacks_quantity("How many prison camps are there?", "North Korea operates prison camps [1].")
+    True
+    >>> lacks_quantity("How many are held?", "An estimated 150,000 to 200,000 persons [1].")
+    False
+    """
+    return bool(_QUANTITY_QUESTION.search(question)) and not _QUANTITY.search(re.sub(r"\[\d+\]", "", answer))

@@ -15,11 +15,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.abstain import grounded, missing_specifics, refused
+from rag.abstain import grounded, lacks_quantity, missing_specifics, refused
 from rag.cite import resolve, split_claims
 from rag.context import Context, select_context
 from rag.conversation import last_user_turn, retrieval_query
-from rag.generate import GenerationOptions, Generator
+from rag.generate import GenerationOptions, Generator, NextTokenScorer
 from rag.prompt import NONE, answer_grammar, build_messages
 from rag.retrieve import Retriever
 from rag.types import Answer
@@ -40,6 +40,8 @@ class AnswerConfig:
     max_question_chars: int = 2000
     # Drop sentences whose citations fail the support check (else keep them, flagged).
     drop_unsupported: bool = False
+    # Abstain when the model's probability of replying NONE reaches this (1.0: never on this ground).
+    none_threshold: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class Pipeline:
     generator: Generator
     idf: Mapping[str, float]
     config: AnswerConfig = field(default_factory=AnswerConfig)
+    # Reads the model's probability of replying NONE before it writes anything.
+    scorer: NextTokenScorer | None = None
 
     def stream(
         self, question: str, history: Sequence[Any] = (), filters: Mapping[str, str] | None = None
@@ -69,11 +73,20 @@ class Pipeline:
             query=query,
         )
         timings = {"retrieve_s": round(time.perf_counter() - started, 4)}
-        if not context.items or missing_specifics(question, hits):
+        missing = missing_specifics(question, hits)
+        if not context.items or missing:
             yield ABSTAIN_TEXT
-            yield _abstain(question, hits, timings, started)
+            reason = f"no passage mentions {', '.join(missing)}" if missing else "no passage matched"
+            yield _abstain(question, hits, timings, started, reason)
             return
         messages = build_messages(question, context.items, last_user_turn(history))
+        if self.scorer is not None:
+            p_none = self.scorer.next_token_probability(messages, [NONE])
+            timings["p_none"] = round(p_none, 4)
+            if p_none >= self.config.none_threshold:
+                yield ABSTAIN_TEXT
+                yield _abstain(question, hits, timings, started, f"the model would reply NONE (p={p_none:.2f})")
+                return
         options = GenerationOptions(max_tokens=self.config.max_tokens, grammar=answer_grammar(len(context.items)))
         draft = ""
         pieces = 0
@@ -100,10 +113,12 @@ class Pipeline:
     def finish(self, question, draft, context: Context, hits, timings, started) -> Answer:
         """Check the drafted answer against its sources; abstain when nothing in it is supported."""
         if refused(draft, NONE):
-            return _abstain(question, hits, timings, started)
-        resolved, citations = resolve(split_claims(draft), context.items, self.retriever.index.documents)
+            return _abstain(question, hits, timings, started, "the model found no answer in the sources", draft)
+        resolved, citations = resolve(split_claims(draft), context.items, self.retriever.index.documents, question)
         if not grounded(citations):
-            return _abstain(question, hits, timings, started)
+            return _abstain(question, hits, timings, started, "no sentence of the draft is supported", draft)
+        if lacks_quantity(question, draft):
+            return _abstain(question, hits, timings, started, "the question asks for an amount the draft lacks", draft)
         sentences = []
         for claim, cites in resolved:
             ok = bool(cites) and all(c.supported for c in cites)
@@ -114,7 +129,7 @@ class Pipeline:
         text = " ".join(sentences)
         final_citations = [c for c in citations if f"[{c.n}]" in text]
         timings["total_s"] = round(time.perf_counter() - started, 4)
-        return Answer(question, text, False, tuple(final_citations), tuple(hits), timings)
+        return Answer(question, text, False, tuple(final_citations), tuple(hits), timings, draft=draft)
 
 
 def check_question(question: str, limit: int) -> str:
@@ -127,9 +142,9 @@ def check_question(question: str, limit: int) -> str:
     return cleaned
 
 
-def _abstain(question: str, hits, timings: dict[str, float], started: float) -> Answer:
+def _abstain(question: str, hits, timings: dict[str, float], started: float, reason: str, draft: str = "") -> Answer:
     timings["total_s"] = round(time.perf_counter() - started, 4)
-    return Answer(question, ABSTAIN_TEXT, True, (), tuple(hits), timings)
+    return Answer(question, ABSTAIN_TEXT, True, (), tuple(hits), timings, abstain_reason=reason, draft=draft)
 
 
 def _with_marks(text: str, marks: str) -> str:

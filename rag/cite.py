@@ -84,48 +84,96 @@ class Support:
 _NEGATION = re.compile(r"\b(?:no|not|never|none|nor|neither|without|cannot|n't)\b|n't\b", re.IGNORECASE)
 
 
-def negated_words(text: str) -> set[str]:
-    """Content words that a negation governs: the first two content words after each cue.
+# Words between a negation and what it negates: "not fully comply", "no known laws".
+_HEDGES = frozenset(
+    "fulli actual yet even alway specif direct current offici realli formal also onli just necessarili "
+    "signific wide open public known discern effect".split()
+)
+_SCOPE = 3  # content words on either side of a negation that fall under it
+_CLAUSE = re.compile(r"[,;:()]|\b(?:and|but|while|although|however|whereas)\b", re.IGNORECASE)
 
-    >>> sorted(negated_words("There is no evidence of force, and it has not ratified it."))
-    ['evid', 'forc', 'ratifi']
+
+def _negation_scopes(text: str) -> tuple[set[str], set[str]]:
+    """(predicates, scope): the first real word after each negation, and all words near one.
+
+    >>> [sorted(s) for s in _negation_scopes("Prosecutions were not reported, and no one was tried.")]
+    [['report', 'tri'], ['prosecut', 'report', 'tri']]
     """
-    out: set[str] = set()
+    predicates: set[str] = set()
+    scope: set[str] = set()
     for m in _NEGATION.finditer(text):
-        out.update(content_words(text[m.end() : m.end() + 60])[:2])
-    return out
+        after = content_words(text[m.end() : m.end() + 80])
+        # Looking back stops at a clause boundary: "complies, and is not" negates nothing before it.
+        before_text = _CLAUSE.split(text[max(0, m.start() - 60) : m.start()])[-1]
+        before = content_words(before_text)
+        scope.update(after[:_SCOPE], before[-_SCOPE:])
+        predicate = next((w for w in after if w not in _HEDGES), None)
+        if predicate:
+            predicates.add(predicate)
+    return predicates, scope
 
 
 def negation_mismatch(claim: str, source: str) -> bool:
-    """True when one side negates a word that the other side states without negation.
+    """True when what one side negates is stated without negation by the other.
 
     >>> negation_mismatch("There were reported prosecutions.", "There were no reported prosecutions.")
     True
-    >>> negation_mismatch("No prosecutions were reported.", "There were no reported prosecutions.")
+    >>> negation_mismatch("Prosecutions were not reported.", "There were no reported prosecutions.")
     False
+    >>> negation_mismatch("It fully complies, and is not making efforts.", "It does not fully comply.")
+    True
     """
     claim_words, source_words = set(content_words(claim)), set(content_words(source))
-    claim_neg, source_neg = negated_words(claim), negated_words(source)
-    flipped_in_claim = {w for w in source_neg if w in claim_words} - claim_neg
-    flipped_in_source = {w for w in claim_neg if w in source_words} - source_neg
-    has_cue = bool(_NEGATION.search(claim)), bool(_NEGATION.search(source))
-    return bool(flipped_in_claim and not has_cue[0]) or bool(flipped_in_source and not has_cue[1])
+    claim_pred, claim_scope = _negation_scopes(claim)
+    source_pred, source_scope = _negation_scopes(source)
+    return bool((source_pred & claim_words) - claim_scope) or bool((claim_pred & source_words) - source_scope)
 
 
-def check_support(claim: str, source: str, known_names: frozenset[str] = frozenset()) -> Support:
-    """Whether `source` backs `claim` on numbers, names and content words."""
+def check_support(
+    claim: str, source: str, known_names: frozenset[str] = frozenset(), given: frozenset[str] = frozenset()
+) -> Support:
+    """Whether `source` backs `claim` on numbers, names and content words.
+
+    `known_names` may appear without the source repeating them (the question's own
+    names, the document's subject); a name matches a known one it starts with
+    ("north korean" for "north korea"). Content words in `given` (the question's)
+    restate what was asked, so the overlap is measured on the claim's other words.
+    """
     src_numbers = numbers(source)
     src_lower = fold_initialisms(source).lower()
     missing_numbers = tuple(sorted(n for n in numbers(claim) if n not in src_numbers))
     missing_names = tuple(
-        sorted(n for n in names(claim) if n not in src_lower and n not in known_names and n not in _COMMON_CAPS)
+        sorted(
+            n
+            for n in names(claim)
+            if not _name_found(n, src_lower) and n not in _COMMON_CAPS and not any(n.startswith(k) for k in known_names)
+        )
     )
     words = set(content_words(claim))
+    new_words = words - given
+    if new_words:
+        words = new_words
     src_words = set(content_words(source))
     overlap = len(words & src_words) / len(words) if words else 0.0
     flipped = negation_mismatch(claim, source)
     ok = not missing_numbers and not missing_names and not flipped and overlap >= MIN_OVERLAP
     return Support(ok, overlap, missing_numbers, missing_names, flipped)
+
+
+def _name_found(name: str, source_lower: str) -> bool:
+    """A name is in the source whole, or (for several words) by its first word and half of the rest.
+
+    >>> _name_found("czech republic", "the czech ministry of interior")
+    True
+    >>> _name_found("south korea", "north korea")
+    False
+    """
+    if name in source_lower:
+        return True
+    words = name.split()
+    if len(words) < 2 or not re.search(rf"\b{re.escape(words[0])}\b", source_lower):
+        return False
+    return sum(1 for w in words if re.search(rf"\b{re.escape(w)}\b", source_lower)) * 2 >= len(words)
 
 
 # Capitalised words that are not names of anything a source must mention.
@@ -136,6 +184,7 @@ def resolve(
     claims: Sequence[ClaimSentence],
     items: Sequence[ContextItem],
     documents: Mapping[str, Document],
+    question: str = "",
 ) -> tuple[list[tuple[ClaimSentence, list[Citation]]], list[Citation]]:
     """Check every claim against the sources it cites; repoint or flag citations that fail.
 
@@ -144,14 +193,15 @@ def resolve(
     model streamed stay valid unless a citation had to be repointed.
     """
     by_n = {it.n: it for it in items}
-    known = _known_names(documents, items)
+    known = frozenset(_known_names(documents, items) | names(question) | _first_word_names(question))
+    given = frozenset(content_words(question))
     numbered: dict[tuple[int, bool], Citation] = {}
     # A source cited for a claim it does not support gets a number of its own,
     # so that its marker can never borrow the standing of a valid citation.
     spare = max((it.n for it in items), default=0)
     result = []
     for claim in claims:
-        chosen = _choose_sources(claim, by_n, items, known)
+        chosen = _choose_sources(claim, by_n, items, known, given)
         cites = []
         for item, ok in chosen:
             key = (item.n, ok)
@@ -172,17 +222,21 @@ def resolve(
 
 
 def _choose_sources(
-    claim: ClaimSentence, by_n: Mapping[int, ContextItem], items: Sequence[ContextItem], known: frozenset[str]
+    claim: ClaimSentence,
+    by_n: Mapping[int, ContextItem],
+    items: Sequence[ContextItem],
+    known: frozenset[str],
+    given: frozenset[str],
 ) -> list[tuple[ContextItem, bool]]:
     """The cited sources that support the claim; else the best supporting one; else the cited ones, flagged."""
     cited = [by_n[n] for n in claim.cited if n in by_n]
-    checks = {it.n: check_support(claim.text, it.text, known) for it in items}
+    checks = {it.n: check_support(claim.text, it.text, known, given) for it in items}
     good = [it for it in cited if checks[it.n].supported]
     if good:
         return [(it, True) for it in good]
     if len(cited) > 1:
         joined = " ".join(it.text for it in cited)
-        if check_support(claim.text, joined, known).supported:
+        if check_support(claim.text, joined, known, given).supported:
             return [(it, True) for it in cited]
     best = max(items, key=lambda it: checks[it.n].overlap, default=None)
     if best is not None and checks[best.n].supported:
@@ -194,11 +248,18 @@ def _choose_sources(
     return []
 
 
-def _known_names(documents: Mapping[str, Document], items: Sequence[ContextItem]) -> frozenset[str]:
+def _first_word_names(question: str) -> set[str]:
+    """A capitalised word opening the question counts too when it is not a question word."""
+    words = question.split()
+    first = words[0].strip("?,.!").lower() if words else ""
+    return {first} if first and words[0][0].isupper() and first not in STOPWORDS else set()
+
+
+def _known_names(documents: Mapping[str, Document], items: Sequence[ContextItem]) -> set[str]:
     """Names a claim may use without its source repeating them: each cited document's subject."""
     out = set()
     for it in items:
         doc = documents.get(it.chunk.doc_id)
         if doc is not None and doc.country:
             out.add(doc.country.lower())
-    return frozenset(out)
+    return out

@@ -23,6 +23,7 @@ STOPWORDS = frozenset(
     what which who whom whose when where why how whether any some all each many much more most such
     not no nor only own same so too very can could should would may might must will shall
     i me my we our you your he him his she her they them their one ones also report according
+    out up off down yes
     """.split()
 )
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from embeddings.encoder import Embedder, load_embedder
 from rag.answer import AnswerConfig, Pipeline
 from rag.context import idf_table
-from rag.generate import Generator, LlamaCppGenerator, TransformersGenerator
+from rag.generate import Generator, LlamaCppGenerator, NextTokenScorer, TransformersGenerator
 from rag.models import QWEN_CODER_1_5B, assemble
 from rag.retrieve import Retriever
 from rag.settings import Backend, Settings
@@ -114,9 +114,11 @@ def make_generator(settings: Settings, say: Say = print) -> Generator:
 def make_pipeline(settings: Settings, say: Say = print, generator: Generator | None = None) -> Pipeline:
     """Retriever, generator and corpus statistics, loaded once."""
     retriever = make_retriever(settings, say)
+    generator = generator or make_generator(settings, say)
     return Pipeline(
         retriever=retriever,
-        generator=generator or make_generator(settings, say),
+        generator=generator,
+        scorer=generator if isinstance(generator, NextTokenScorer) else None,
         idf=idf_table([c.text for c in retriever.index.chunks]),
         config=AnswerConfig(
             top_k=settings.top_k,
@@ -124,6 +126,7 @@ def make_pipeline(settings: Settings, say: Say = print, generator: Generator | N
             max_sources=settings.context_sentences,
             max_tokens=settings.max_answer_tokens,
             max_question_chars=settings.max_question_chars,
+            none_threshold=settings.none_threshold,
         ),
     )
 

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from embeddings.encoder import ModelLoadError
 
@@ -32,6 +32,13 @@ class Generator(Protocol):
     """Streams the assistant's reply to a chat, piece by piece."""
 
     def generate(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]: ...
+
+
+@runtime_checkable
+class NextTokenScorer(Protocol):
+    """The probability that a reply to `messages` starts with one of `words`."""
+
+    def next_token_probability(self, messages: Sequence[Message], words: Sequence[str]) -> float: ...
 
 
 class LlamaCppGenerator:

@@ -51,4 +51,6 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "citations": [citation_json(c) for c in answer.citations],
         "passages": [hit_json(h) for h in answer.hits],
         "timings": dict(answer.timings),
+        "abstain_reason": answer.abstain_reason,
+        "draft": answer.draft,
     }

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     context_passages: int = Field(default=5, ge=1, le=50)
     context_sentences: int = Field(default=4, ge=1, le=20)
     max_answer_tokens: int = Field(default=96, ge=8, le=1024)
+    # Abstain when the model's probability of replying NONE reaches this; 1.0 turns it off.
+    none_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
 
     max_question_chars: int = Field(default=2000, ge=10)
     max_file_bytes: int = Field(default=50_000_000, ge=1)

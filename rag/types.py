@@ -91,3 +91,6 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     hits: tuple[Hit, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    # Why the answer abstained ("" when it did not), and the model's raw draft, for diagnosis.
+    abstain_reason: str = ""
+    draft: str = ""

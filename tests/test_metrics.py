@@ -3,41 +3,88 @@
 import pytest
 
 from eval.dataset import EvalItem
-from eval.metrics import aggregate, must_include_score, score_prediction
 from eval.judge import LexicalJudge
+from eval.metrics import aggregate, must_include_score, score_prediction
 
 DOC = "Intro line.\n\nArticle 50 criminalizes the sale of children. There were no reported prosecutions."
 DOCS = {"d": DOC}
-Q1 = EvalItem(id="a", question="What does Article 50 criminalize?", answerable=True, type="fact",
-              answer="The sale of children.", must_include=(("child",), ("sale", "trafficking")),
-              evidence=("Article 50 criminalizes the sale of children",))
+Q1 = EvalItem(
+    id="a",
+    question="What does Article 50 criminalize?",
+    answerable=True,
+    type="fact",
+    answer="The sale of children.",
+    must_include=(("child",), ("sale", "trafficking")),
+    evidence=("Article 50 criminalizes the sale of children",),
+)
 Q2 = EvalItem(id="b", question="What is the population?", answerable=False, type="unanswerable")
 
 
 def passage(rank, start, end):
-    return {"rank": rank, "chunk_id": f"c{rank}", "doc_id": "d", "title": "T", "text": DOC[start:end],
-            "start": start, "end": end, "score": 1.0 / rank}
+    return {
+        "rank": rank,
+        "chunk_id": f"c{rank}",
+        "doc_id": "d",
+        "title": "T",
+        "text": DOC[start:end],
+        "start": start,
+        "end": end,
+        "score": 1.0 / rank,
+    }
 
 
 def citation(n, start, end, quote_start=None, quote_end=None):
     qs, qe = quote_start if quote_start is not None else start, quote_end if quote_end is not None else end
-    return {"n": n, "chunk_id": "c", "doc_id": "d", "title": "T", "text": DOC[start:end], "quote": DOC[qs:qe],
-            "quote_start": qs, "quote_end": qe, "supported": True}
+    return {
+        "n": n,
+        "chunk_id": "c",
+        "doc_id": "d",
+        "title": "T",
+        "text": DOC[start:end],
+        "quote": DOC[qs:qe],
+        "quote_start": qs,
+        "quote_end": qe,
+        "supported": True,
+    }
 
 
 ART = (DOC.index("Article"), DOC.index("children.") + len("children."))
 PERFECT = {
-    "id": "a", "question": Q1.question, "abstained": False,
+    "id": "a",
+    "question": Q1.question,
+    "abstained": False,
     "answer": "Article 50 criminalizes the sale of children [1].",
-    "citations": [citation(1, *ART)], "passages": [passage(1, *ART), passage(2, 0, 11)],
-    "timings": {"first_token_s": 1.0, "total_s": 3.0, "tokens": 20, "generate_s": 2.0},
+    "citations": [citation(1, *ART)],
+    "passages": [passage(1, *ART), passage(2, 0, 11)],
+    "timings": {"first_token_s": 1.0, "total_s": 3.0, "tokens": 20},
 }
-ABSTAIN_A = {"id": "a", "question": Q1.question, "abstained": True, "answer": "The report does not answer this.",
-             "citations": [], "passages": [passage(1, 0, 11)], "timings": {"total_s": 0.5}}
-ABSTAIN_B = {"id": "b", "question": Q2.question, "abstained": True, "answer": "The report does not answer this.",
-             "citations": [], "passages": [passage(1, 0, 11)], "timings": {"total_s": 0.5}}
-ANSWER_B = {"id": "b", "question": Q2.question, "abstained": False, "answer": "About 25 million people live there [1].",
-            "citations": [citation(1, 0, 11)], "passages": [passage(1, 0, 11)], "timings": {"total_s": 4.0}}
+ABSTAIN_A = {
+    "id": "a",
+    "question": Q1.question,
+    "abstained": True,
+    "answer": "The report does not answer this.",
+    "citations": [],
+    "passages": [passage(1, 0, 11)],
+    "timings": {"total_s": 0.5},
+}
+ABSTAIN_B = {
+    "id": "b",
+    "question": Q2.question,
+    "abstained": True,
+    "answer": "The report does not answer this.",
+    "citations": [],
+    "passages": [passage(1, 0, 11)],
+    "timings": {"total_s": 0.5},
+}
+ANSWER_B = {
+    "id": "b",
+    "question": Q2.question,
+    "abstained": False,
+    "answer": "About 25 million people live there [1].",
+    "citations": [citation(1, 0, 11)],
+    "passages": [passage(1, 0, 11)],
+    "timings": {"total_s": 4.0},
+}
 
 
 def run(*pairs):
@@ -51,8 +98,16 @@ def test_must_include_counts_groups():
 
 def test_a_perfect_system_scores_one():
     m = run((Q1, PERFECT), (Q2, ABSTAIN_B))
-    for key in ("answer_score", "abstention_accuracy", "evidence_cited", "citation_recall", "citation_precision",
-                "quote_validity", "recall@1", "mrr"):
+    for key in (
+        "answer_score",
+        "abstention_accuracy",
+        "evidence_cited",
+        "citation_recall",
+        "citation_precision",
+        "quote_validity",
+        "recall@1",
+        "mrr",
+    ):
         assert m[key] == 1.0, key
     assert m["false_abstention"] == 0.0
     assert m["total_s_median"] == pytest.approx(1.75)

@@ -29,9 +29,24 @@ def test_run_then_score_gives_the_same_metrics(tmp_path):
         assert {"question", "answer", "abstained", "citations", "passages", "timings"} <= set(p)
     metrics = json.loads((out / "metrics.json").read_text())
     overall = metrics["overall"]
-    for key in ("recall@1", "recall@5", "recall@10", "mrr", "answer_score", "exact_match", "abstention_accuracy",
-                "false_abstention", "evidence_cited", "citation_recall", "citation_precision", "quote_validity",
-                "first_token_s_median", "total_s_median", "total_s_p95", "tokens_per_s_median"):
+    for key in (
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "mrr",
+        "answer_score",
+        "exact_match",
+        "abstention_accuracy",
+        "false_abstention",
+        "evidence_cited",
+        "citation_recall",
+        "citation_precision",
+        "quote_validity",
+        "first_token_s_median",
+        "total_s_median",
+        "total_s_p95",
+        "tokens_per_s_median",
+    ):
         assert overall[key] is not None, key
     assert overall["questions"] == 18 and overall["unanswerable"] == 4
     assert overall["quote_validity"] == 1.0
@@ -40,6 +55,15 @@ def test_run_then_score_gives_the_same_metrics(tmp_path):
     report = (out / "report.md").read_text()
     assert "answer score (must_include)" in report and (out / "scores_by_type.png").stat().st_size > 1000
 
-    rag("eval", "score", "--dataset", str(DEV), "--predictions", str(out / "predictions.jsonl"),
-        "--judge", "lexical", env=env)
+    rag(
+        "eval",
+        "score",
+        "--dataset",
+        str(DEV),
+        "--predictions",
+        str(out / "predictions.jsonl"),
+        "--judge",
+        "lexical",
+        env=env,
+    )
     assert json.loads((out / "metrics.json").read_text()) == metrics

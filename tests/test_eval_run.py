@@ -1,0 +1,88 @@
+import json
+
+import pytest
+
+from eval.dataset import DatasetError, load_dataset
+from eval.judge import JudgePair, LexicalJudge, measure
+from eval.report import write_report
+from eval.run import read_predictions, run_questions, score_run, write_predictions
+from rag.answer import Pipeline
+from rag.context import idf_table
+from rag.prompt import NONE
+from rag.retrieve import Retriever
+from rag.store import ChunkingConfig, build_index
+from tests.fakes import REPORT_PATH, HashEmbedder, ScriptedGenerator, write
+
+ROWS = [
+    {
+        "id": "x1",
+        "question": "What is the population of North Korea?",
+        "history": [],
+        "answerable": False,
+        "type": "unanswerable",
+        "answer": "",
+        "must_include": [],
+        "evidence": [],
+    },
+    {
+        "id": "x2",
+        "question": "Has North Korea ratified the 2000 UN TIP Protocol?",
+        "history": [],
+        "answerable": True,
+        "type": "fact",
+        "answer": "No.",
+        "must_include": [["not ratified"]],
+        "evidence": ["North Korea has not ratified the 2000 UN TIP Protocol"],
+    },
+]
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    return write(tmp_path, "q.jsonl", "\n".join(json.dumps(r) for r in ROWS) + "\n")
+
+
+def test_dataset_errors_name_the_line(tmp_path):
+    path = write(tmp_path, "bad.jsonl", json.dumps(ROWS[0]) + '\n{"id": "y"}\n')
+    with pytest.raises(DatasetError, match=r"bad.jsonl:2"):
+        load_dataset(path)
+    dup = write(tmp_path, "dup.jsonl", json.dumps(ROWS[0]) + "\n" + json.dumps(ROWS[0]) + "\n")
+    with pytest.raises(DatasetError, match="duplicate id"):
+        load_dataset(dup)
+
+
+def test_run_score_and_report_with_a_scripted_model(tmp_path, dataset):
+    embedder = HashEmbedder()
+    index = build_index(tmp_path / "idx", [REPORT_PATH], embedder, ChunkingConfig(600, 1)).index
+    generator = ScriptedGenerator(NONE, "North Korea has not ratified the 2000 UN TIP Protocol [1].")
+    pipeline = Pipeline(Retriever(index, embedder), generator, idf_table([c.text for c in index.chunks]))
+    items = load_dataset(dataset)
+    predictions = run_questions(pipeline, items)
+    assert [p["id"] for p in predictions] == ["x1", "x2"]
+    write_predictions(tmp_path / "out" / "predictions.jsonl", predictions)
+    assert read_predictions(tmp_path / "out" / "predictions.jsonl") == predictions
+    docs = {k: d.text for k, d in index.documents.items()}
+    scores, metrics = score_run(items, predictions, docs, LexicalJudge().supports)
+    overall = metrics["overall"]
+    assert overall["abstention_accuracy"] == 1.0
+    assert overall["answer_score"] == 1.0
+    assert overall["quote_validity"] == 1.0
+    report = write_report(tmp_path / "out", items, predictions, scores, metrics, "test run")
+    assert "| answer score (must_include) | 1.000 |" in report.read_text()
+    assert (tmp_path / "out" / "scores_by_type.png").exists()
+
+
+def test_score_refuses_predictions_missing_questions(dataset):
+    with pytest.raises(ValueError, match="lack 1 question"):
+        score_run(load_dataset(dataset), [{"id": "x1", "answer": "", "abstained": True}], {}, None)
+
+
+def test_measure_counts_precision_and_recall():
+    pairs = [
+        JudgePair("1", "Camps hold 150,000 persons.", "Camps hold 150,000 persons.", True, "supported"),
+        JudgePair("2", "Camps hold 250,000 persons.", "Camps hold 150,000 persons.", False, "wrong_number"),
+        JudgePair("3", "Camps exist in the north.", "Camps hold 150,000 persons in the north.", True, "supported"),
+    ]
+    quality = measure(LexicalJudge(), pairs, "lexical")
+    assert quality.accuracy == 1.0 and quality.precision == 1.0 and quality.recall == 1.0
+    assert quality.by_kind == {"supported": 1.0, "wrong_number": 1.0}
