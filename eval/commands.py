@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.dataset import EvalItem, load_dataset
-from eval.judge import CombinedJudge, LexicalJudge, ModelJudge, load_pairs, measure, quality_table
+from eval.judge import CombinedJudge, LexicalJudge, ModelJudge, YesNoModel, load_pairs, measure, quality_table
 from eval.metrics import JudgeFn
 from eval.report import fmt, write_report
 from eval.run import read_predictions, run_questions, score_run, write_predictions
@@ -19,7 +19,7 @@ from rag.settings import Settings
 Say = Callable[[str], None]
 
 # The judge used for citation metrics, chosen by its measured accuracy (README, "The judge").
-DEFAULT_JUDGE = "combined"
+DEFAULT_JUDGE = "model"
 COMPARE_KEYS = (
     "answer_score",
     "false_abstention",
@@ -171,10 +171,21 @@ def judge_quality(settings: Settings, pairs_path: Path, say: Say) -> str:
 
     pairs = load_pairs(pairs_path)
     generator = factory.make_generator(settings, say)
+    if not isinstance(generator, YesNoModel):
+        raise ValueError(f"the {settings.generator_backend} backend cannot serve as a yes/no judge")
     model = ModelJudge(generator)
-    results = [
-        measure(LexicalJudge(), pairs, "lexical"),
-        measure(model, pairs, "model (P(yes) >= 0.5)"),
-        measure(CombinedJudge(model), pairs, "combined (model + lexical vetoes)"),
-    ]
+    probabilities = {p.id: model.probability(p.claim, p.passage) for p in pairs}
+
+    class Cached:
+        def __init__(self, threshold: float) -> None:
+            self.threshold = threshold
+
+        def supports(self, claim: str, passage: str) -> bool:
+            pair = next(p for p in pairs if p.claim == claim and p.passage == passage)
+            return probabilities[pair.id] >= self.threshold
+
+    results = [measure(LexicalJudge(), pairs, "lexical")]
+    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7):
+        results.append(measure(Cached(threshold), pairs, f"model, P(yes) >= {threshold}"))
+    results.append(measure(CombinedJudge(model), pairs, f"combined (model >= {model.threshold} + lexical vetoes)"))
     return quality_table(results)

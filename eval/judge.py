@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from rag.cite import check_support
 from rag.generate import Message
@@ -23,6 +23,7 @@ class Judge(Protocol):
     def supports(self, claim: str, passage: str) -> bool: ...
 
 
+@runtime_checkable
 class YesNoModel(Protocol):
     """A language model's probability that the answer to a chat is "Yes"."""
 
@@ -50,7 +51,7 @@ class ModelJudge:
 
     name = "model"
 
-    def __init__(self, model: YesNoModel, threshold: float = 0.5) -> None:
+    def __init__(self, model: YesNoModel, threshold: float = 0.3) -> None:
         self.model = model
         self.threshold = threshold
 

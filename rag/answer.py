@@ -35,8 +35,8 @@ class QuestionError(ValueError):
 class AnswerConfig:
     top_k: int = 10  # passages retrieved and listed
     context_passages: int = 5  # of those, how many feed the prompt
-    max_sources: int = 4  # sentences in the prompt
-    max_tokens: int = 96
+    max_sources: int = 3  # sentences in the prompt
+    max_tokens: int = 80
     max_question_chars: int = 2000
     # Drop sentences whose citations fail the support check (else keep them, flagged).
     drop_unsupported: bool = False

@@ -77,8 +77,8 @@ def select_context(
 ) -> Context:
     """The `max_items` sentences of the hit passages that best match the question.
 
-    Word overlap is measured against the question itself; the dense match uses
-    `query` (the question with its conversation, for follow-ups) when given.
+    Word overlap is measured against the question itself; the dense match averages
+    the question and `query` (the question with its conversation, for follow-ups).
     """
     seen: set[tuple[str, int, int]] = set()
     candidates: list[tuple[Chunk, int, int, str, int]] = []
@@ -91,8 +91,13 @@ def select_context(
                 candidates.append((hit.chunk, s, e, doc.text[s:e], hit.rank))
     if not candidates:
         return Context((), 0.0, tuple(sorted(set(content_words(question)))))
-    vectors = embedder.embed([query or question] + [c[3] for c in candidates])
-    dense = vectors[1:] @ vectors[0]
+    if query and query != question:
+        # A follow-up: its own words say what is asked, the conversation what about.
+        vectors = embedder.embed([question, query] + [c[3] for c in candidates])
+        dense = 0.5 * (vectors[2:] @ vectors[0]) + 0.5 * (vectors[2:] @ vectors[1])
+    else:
+        vectors = embedder.embed([question] + [c[3] for c in candidates])
+        dense = vectors[1:] @ vectors[0]
     q_words = set(content_words(question))
     weights = {w: idf.get(w, max(idf.values(), default=1.0)) for w in q_words}
     total = sum(weights.values()) or 1.0

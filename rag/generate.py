@@ -175,11 +175,10 @@ class TransformersGenerator:
         import torch
         from transformers import TextIteratorStreamer
 
-        inputs = self._tokenizer.apply_chat_template(
-            list(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
+        inputs = self._inputs(messages)
         streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
-        kwargs = dict(**inputs, max_new_tokens=options.max_tokens, do_sample=False, streamer=streamer)
+        kwargs: dict[str, Any] = {**inputs, "max_new_tokens": options.max_tokens, "do_sample": False}
+        kwargs["streamer"] = streamer
         if options.temperature > 0:
             kwargs.update(do_sample=True, temperature=options.temperature)
 
@@ -197,3 +196,28 @@ class TransformersGenerator:
                     break
                 yield piece
             worker.join()
+
+    def next_token_probability(self, messages: Sequence[Message], words: Sequence[str]) -> float:
+        """Probability that the reply's first token is the first token of one of `words`."""
+        import torch
+
+        with self._lock, torch.inference_mode():
+            logits = self._model(**self._inputs(messages)).logits[0, -1]
+        probs = torch.softmax(logits.float(), dim=-1)
+        ids = {self._tokenizer.encode(w, add_special_tokens=False)[0] for w in words}
+        return float(sum(probs[i] for i in ids))
+
+    def p_yes(self, messages: Sequence[Message]) -> float:
+        """P("Yes") / (P("Yes") + P("No")) for the first token of the reply."""
+        yes = self.next_token_probability(messages, ["Yes", " Yes", "yes"])
+        no = self.next_token_probability(messages, ["No", " No", "no"])
+        return yes / (yes + no) if yes + no > 0 else 0.5
+
+    def _inputs(self, messages: Sequence[Message]) -> dict[str, Any]:
+        encoded = self._tokenizer.apply_chat_template(
+            [{"role": m["role"], "content": m["content"]} for m in messages],
+            add_generation_prompt=True,
+            return_tensors="pt",
+            return_dict=True,
+        )
+        return dict(encoded)  # type: ignore[arg-type]

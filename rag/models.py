@@ -80,7 +80,7 @@ def assemble(model: SplitModel, cache_dir: Path, on_progress: Callable[[int, int
         with os.fdopen(fd, "wb") as out:
             for path in parts:
                 with path.open("rb") as src:
-                    for block in iter(lambda src=src: src.read(8 << 20), b""):
+                    while block := src.read(8 << 20):
                         out.write(block)
                         digest.update(block)
                         done += len(block)

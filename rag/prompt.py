@@ -48,10 +48,10 @@ def build_messages(question: str, items: Sequence[ContextItem], previous_questio
 
 
 def answer_grammar(n_sources: int) -> str:
-    """GBNF: NONE, or one to three sentences that each end with a valid source marker."""
+    """GBNF: NONE, or one or two sentences that each end with a valid source marker."""
     digits = " | ".join(f'"{i}"' for i in range(1, max(1, n_sources) + 1))
     return (
-        f'root ::= "{NONE}" | sent (" " sent){{0,2}}\n'
+        f'root ::= "{NONE}" | sent (" " sent)?\n'
         'sent ::= [A-Z0-9] [^\\[\\]\\n]+ " [" src (", " src)? "]."\n'
         f"src ::= {digits}\n"
     )

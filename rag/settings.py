@@ -69,8 +69,8 @@ class Settings(BaseSettings):
     generator_threads: int = Field(default=0, ge=0)  # 0 = all cores
     context_tokens: int = Field(default=2048, ge=512)  # llama.cpp context window
     context_passages: int = Field(default=5, ge=1, le=50)
-    context_sentences: int = Field(default=4, ge=1, le=20)
-    max_answer_tokens: int = Field(default=96, ge=8, le=1024)
+    context_sentences: int = Field(default=3, ge=1, le=20)
+    max_answer_tokens: int = Field(default=80, ge=8, le=1024)
     # Abstain when the model's probability of replying NONE reaches this; 1.0 turns it off.
     none_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
 
