@@ -152,7 +152,9 @@ def _cmd_index(args: argparse.Namespace) -> int:
             raise UsageError(f"{path} does not exist; give files or folders of .txt .md .html .pdf reports")
     settings = _settings(args)
     embedder = factory.make_embedder(settings)
-    report = factory.index_documents(settings, embedder, args.paths, replace=args.replace or args.rebuild, say=_say)
+    report = factory.index_documents(
+        settings, embedder, args.paths, replace=args.replace, reembed=args.rebuild, say=_say
+    )
     idx = report.index
     print(
         f"indexed {len(idx.documents)} document(s), {len(idx.chunks)} chunks "

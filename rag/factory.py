@@ -34,15 +34,37 @@ def make_embedder(settings: Settings) -> Embedder:
 
 
 def index_documents(
-    settings: Settings, embedder: Embedder, paths: Sequence[Path] = (), replace: bool = False, say: Say = print
+    settings: Settings,
+    embedder: Embedder,
+    paths: Sequence[Path] = (),
+    replace: bool = False,
+    reembed: bool = False,
+    say: Say = print,
 ) -> BuildReport:
-    """Build or update the index: the previous inputs plus `paths` (or only `paths` with `replace`)."""
+    """Build or update the index.
+
+    With `paths`: the previous inputs plus these (only these with `replace`). Without:
+    the previous inputs again, or the configured corpus for a new index. Vectors of
+    unchanged chunks are reused unless `reembed`.
+    """
     previous = _load_or_none(settings, say)
-    inputs: list[Path] = list(paths) or list(settings.corpus)
-    if previous is not None and not replace and paths:
-        inputs = list(dict.fromkeys([*previous.inputs, *(p.resolve() for p in paths)]))
+    resolved = [p.resolve() for p in paths]
+    if resolved and (replace or previous is None):
+        inputs = resolved
+    elif resolved and previous is not None:
+        inputs = list(dict.fromkeys([*previous.inputs, *resolved]))
+    elif previous is not None:
+        inputs = list(previous.inputs)
+    else:
+        inputs = list(settings.corpus)
     return build_index(
-        settings.index_dir, inputs, embedder, chunking(settings), settings.exact_search_max_chunks, previous, say
+        settings.index_dir,
+        inputs,
+        embedder,
+        chunking(settings),
+        settings.exact_search_max_chunks,
+        None if reembed else previous,
+        say,
     )
 
 

@@ -4,37 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag.types import Answer, Citation, Hit
+from rag.types import Answer, Chunk, Citation, Hit
+
+
+def _passage(c: Chunk) -> dict[str, Any]:
+    return {
+        "chunk_id": c.chunk_id,
+        "doc_id": c.doc_id,
+        "title": c.title,
+        "text": c.text,
+        "start": c.start,
+        "end": c.end,
+        "paragraph": c.paragraph,
+    }
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
     """A passage object."""
-    c = hit.chunk
-    return {
-        "rank": hit.rank,
-        "chunk_id": c.chunk_id,
-        "doc_id": c.doc_id,
-        "title": c.title,
-        "text": c.text,
-        "start": c.start,
-        "end": c.end,
-        "paragraph": c.paragraph,
-        "score": round(hit.score, 6),
-    }
+    return {"rank": hit.rank, **_passage(hit.chunk), "score": round(hit.score, 6)}
 
 
 def citation_json(citation: Citation) -> dict[str, Any]:
     """A citation object: the passage it resolves to and the exact supporting span."""
-    c = citation.chunk
     return {
         "n": citation.n,
-        "chunk_id": c.chunk_id,
-        "doc_id": c.doc_id,
-        "title": c.title,
-        "text": c.text,
-        "start": c.start,
-        "end": c.end,
-        "paragraph": c.paragraph,
+        **_passage(citation.chunk),
         "quote": citation.quote,
         "quote_start": citation.quote_start,
         "quote_end": citation.quote_end,
