@@ -37,6 +37,14 @@ def run(*args, env_dir):
         (["index", "/no/such/folder"], "does not exist"),
         (["search", "x" * 5000], "limit is 2000"),
         ([], "required"),
+        (["ask", ""], "question is empty"),
+        (["ask", "y" * 2500], "the limit is 2000"),
+        (["ask", "why?", "--history", "/no/such.json"], "cannot read it as JSON"),
+        (["eval", "run", "--dataset", "/no/such.jsonl", "--out", "x"], "is not a file"),
+        (
+            ["eval", "compare", "--dataset", "eval/data/dev.jsonl", "--out", "x", "--config", "nope=1"],
+            "unknown setting",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
@@ -46,6 +54,13 @@ def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
     assert len(lines) == 1, result.stderr
     assert message in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_history_must_be_a_list_of_turns(tmp_path):
+    bad = tmp_path / "h.json"
+    bad.write_text('[{"role": "robot", "content": "hi"}]')
+    result = run("ask", "why?", "--history", str(bad), env_dir=tmp_path)
+    assert result.returncode == 2 and "--history must be a JSON list" in result.stderr
 
 
 def test_help_is_instant_and_lists_commands(tmp_path):
