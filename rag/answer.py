@@ -2,7 +2,7 @@
 
 1. retrieve passages for the question (with the previous user turn, for follow-ups);
 2. keep the few sentences of those passages that best match it, numbered;
-3. let the generator answer from them, one `[n]` per sentence (a grammar enforces the shape);
+3. let the generator answer from them, one `[n]` per sentence (optionally grammar-enforced);
 4. check every sentence against its source and repair or flag citations;
 5. abstain when the question asks about numbers no passage mentions, when the
    model says NONE, or when no sentence of its answer is supported.
@@ -42,6 +42,8 @@ class AnswerConfig:
     drop_unsupported: bool = False
     # Abstain when the model's probability of replying NONE reaches this (1.0: never on this ground).
     none_threshold: float = 0.1
+    # Force the answer's shape with a grammar (every sentence ends with a valid [n]).
+    grammar: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ class Pipeline:
                 yield ABSTAIN_TEXT
                 yield _abstain(question, hits, timings, started, f"the model would reply NONE (p={p_none:.2f})")
                 return
-        options = GenerationOptions(max_tokens=self.config.max_tokens, grammar=answer_grammar(len(context.items)))
+        grammar = answer_grammar(len(context.items)) if self.config.grammar else None
+        options = GenerationOptions(max_tokens=self.config.max_tokens, grammar=grammar)
         draft = ""
         pieces = 0
         for piece in self.generator.generate(messages, options):

@@ -149,6 +149,7 @@ def make_pipeline(settings: Settings, say: Say = print, generator: Generator | N
             max_tokens=settings.max_answer_tokens,
             max_question_chars=settings.max_question_chars,
             none_threshold=settings.none_threshold,
+            grammar=settings.answer_grammar,
         ),
     )
 

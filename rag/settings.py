@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(default=80, ge=8, le=1024)
     # Abstain when the model's probability of replying NONE reaches this; 1.0 turns it off.
     none_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
+    # Force the answer shape with a GBNF grammar: about 30% slower decoding, slightly better citations.
+    answer_grammar: bool = False
 
     max_question_chars: int = Field(default=2000, ge=10)
     max_file_bytes: int = Field(default=50_000_000, ge=1)

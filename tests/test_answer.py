@@ -38,7 +38,26 @@ def test_prompt_holds_the_best_sentences_and_the_question(index):
     assert "logging, mining, and tending crops" in prompt
     assert prompt.rstrip().endswith("Question: What work are prison camp inmates forced to do?")
     assert p.generator.prompts[-1][0]["role"] == "system"
-    assert p.generator.options[-1].grammar is not None
+    assert p.generator.options[-1].grammar is None  # the grammar is opt-in (RAG_ANSWER_GRAMMAR)
+
+
+def test_grammar_option_constrains_markers_to_the_sources(index):
+    from dataclasses import replace
+
+    p = pipeline(index, "Inmates do logging, mining, and tending crops [1].")
+    p = replace(p, config=replace(p.config, grammar=True))
+    p.answer("What work are prison camp inmates forced to do?")
+    grammar = p.generator.options[-1].grammar
+    assert 'src ::= "1" | "2" | "3"' in grammar and "NONE" in grammar
+
+
+def test_marker_less_sentence_gets_its_supporting_source(index):
+    answer = pipeline(index, "Inmates do logging, mining, and tending crops.").answer(
+        "What work are prison camp inmates forced to do?"
+    )
+    assert not answer.abstained
+    assert answer.citations and "logging, mining" in answer.citations[0].quote
+    assert answer.text.endswith(f"[{answer.citations[0].n}].")
 
 
 def test_citation_resolves_to_the_exact_span(index):
