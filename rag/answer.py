@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -128,7 +129,7 @@ class Pipeline:
             if self.config.drop_unsupported and not ok:
                 continue
             marks = "".join(f" [{c.n}]" for c in cites)
-            sentences.append(_with_marks(claim.text, marks))
+            sentences.append(_with_marks(drop_contradicted_yes(claim.text), marks))
         text = " ".join(sentences)
         final_citations = [c for c in citations if f"[{c.n}]" in text]
         timings["total_s"] = round(time.perf_counter() - started, 4)
@@ -148,6 +149,25 @@ def check_question(question: str, limit: int) -> str:
 def _abstain(question: str, hits, timings: dict[str, float], started: float, reason: str, draft: str = "") -> Answer:
     timings["total_s"] = round(time.perf_counter() - started, 4)
     return Answer(question, ABSTAIN_TEXT, True, (), tuple(hits), timings, abstain_reason=reason, draft=draft)
+
+
+_YES = re.compile(r"^yes\s*,\s*", re.IGNORECASE)
+_NEGATION_CUE = re.compile(r"\b(?:not|no|never|none|nor)\b|n't\b", re.IGNORECASE)
+
+
+def drop_contradicted_yes(sentence: str) -> str:
+    """Drop a leading "Yes," that the rest of the sentence negates (a slip of small models).
+
+    >>> drop_contradicted_yes("Yes, North Korea has not ratified the protocol.")
+    'North Korea has not ratified the protocol.'
+    >>> drop_contradicted_yes("Yes, it ratified the protocol.")
+    'Yes, it ratified the protocol.'
+    """
+    m = _YES.match(sentence)
+    if m and _NEGATION_CUE.search(sentence[m.end() :]):
+        rest = sentence[m.end() :]
+        return rest[:1].upper() + rest[1:]
+    return sentence
 
 
 def _with_marks(text: str, marks: str) -> str:

@@ -238,26 +238,34 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     filters = _parse_filters(args.filter)
     pipeline = factory.make_pipeline(settings, say=_say)
     answer = None
+    streamed = ""
+    live = sys.stdout.isatty() and not args.json
     for event in pipeline.stream(question, history, filters or None):
         if isinstance(event, Answer):
             answer = event
-        elif not args.json:
+        elif live:
+            streamed += event
             print(event, end="", flush=True)
     assert answer is not None
     if args.json:
         print(json.dumps(answer_json(answer), ensure_ascii=False))
         return EXIT_OK
-    print("\r\033[K" + answer.text if sys.stdout.isatty() else "\n\n" + answer.text)
-    sources = answer.citations or ()
-    if sources:
+    if not live:
+        print(answer.text)
+    elif answer.text != streamed:
+        print("\n\n" + answer.text)  # citations were checked and repaired after streaming
+    else:
+        print()
+    if answer.citations:
         print("\nSources:")
-        for c in sources:
+        for c in answer.citations:
             flag = "" if c.supported else " (not verified)"
             print(f'[{c.n}] {c.chunk.title}, paragraph {c.chunk.paragraph}{flag}:\n    "{c.quote}"')
     elif answer.abstained and answer.hits:
         print("\nRelated passages:")
         for h in answer.hits[:3]:
-            print(f"- {h.chunk.title}, paragraph {h.chunk.paragraph}: {h.chunk.text[:160]}…")
+            text = " ".join(h.chunk.text.split())
+            print(f"- {h.chunk.title}, paragraph {h.chunk.paragraph}: {text[:160]}…")
     return EXIT_OK
 
 
