@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,14 @@ def fold_initialisms(text: str) -> str:
     return _INITIALISM.sub(lambda m: re.sub(r"[.\s]", "", m.group(0)) + " ", text).replace("  ", " ")
 
 
+@functools.cache
+def _stemmer():
+    """One English Snowball stemmer, built on first use (building it per query costs time)."""
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
 class LexicalIndex:
     """Okapi BM25 scores for a fixed list of texts."""
 
@@ -31,11 +40,9 @@ class LexicalIndex:
     @staticmethod
     def _tokenize(texts: Sequence[str]) -> list[list[str]]:
         import bm25s
-        import Stemmer
 
-        stemmer = Stemmer.Stemmer("english")
         folded = [fold_initialisms(t) for t in texts]
-        return bm25s.tokenize(folded, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
+        return bm25s.tokenize(folded, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:
