@@ -65,9 +65,6 @@ class LlamaCppGenerator:
         self._grammars: dict[str, Any] = {}
         self._template: Any = None
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._llm.tokenize(text.encode(), add_bos=False, special=True))
-
     def generate(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
         tokens = self._prompt_tokens(messages)
         with self._lock:  # one context, so one generation at a time
