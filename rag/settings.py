@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_CORPUS = Path(__file__).parent / "data"
 
@@ -81,3 +82,13 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 7860
+    # Origins (scheme://host[:port], `*` as a port or as the whole list) whose pages may call the API
+    # and frame the chat; the server's own origin is always allowed. Comma-separated in RAG_ALLOWED_ORIGINS.
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ("http://localhost:*", "http://127.0.0.1:*")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip().rstrip("/") for o in value.replace(" ", ",").split(",") if o.strip())
+        return value
