@@ -9,6 +9,7 @@ from embeddings.encoder import Embedder, load_embedder
 from rag.answer import AnswerConfig, Pipeline
 from rag.context import idf_table
 from rag.generate import Generator, LlamaCppGenerator, NextTokenScorer, TransformersGenerator
+from rag.ingest import IngestLimits
 from rag.models import QWEN_CODER_1_5B, assemble
 from rag.retrieve import Retriever
 from rag.settings import Backend, Settings
@@ -27,6 +28,10 @@ Say = Callable[[str], None]
 
 def chunking(settings: Settings) -> ChunkingConfig:
     return ChunkingConfig(max_chars=settings.chunk_chars, overlap=settings.chunk_overlap)
+
+
+def ingest_limits(settings: Settings) -> IngestLimits:
+    return IngestLimits(max_bytes=settings.max_file_bytes, allowed_roots=settings.allowed_roots)
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -65,6 +70,7 @@ def index_documents(
         settings.exact_search_max_chunks,
         None if reembed else previous,
         say,
+        ingest_limits(settings),
     )
 
 
@@ -82,13 +88,21 @@ def open_index(settings: Settings, embedder: Embedder, say: Say = print) -> Corp
             settings.exact_search_max_chunks,
             None,
             say,
+            ingest_limits(settings),
         ).index
     reason = stale_reason(index, embedder.name, chunking(settings), index.inputs)
     if reason is None:
         return index
     say(f"the index in {settings.index_dir} is stale ({reason}): rebuilding")
     return build_index(
-        settings.index_dir, index.inputs, embedder, chunking(settings), settings.exact_search_max_chunks, index, say
+        settings.index_dir,
+        index.inputs,
+        embedder,
+        chunking(settings),
+        settings.exact_search_max_chunks,
+        index,
+        say,
+        ingest_limits(settings),
     ).index
 
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,18 @@ class Skipped:
     reason: str
 
 
+@dataclass(frozen=True)
+class IngestLimits:
+    """What ingest may read: files up to `max_bytes`, only inside `allowed_roots`.
+
+    Empty `allowed_roots` means the files and folders being ingested, so a
+    symlink inside a given folder that leads out of it is refused.
+    """
+
+    max_bytes: int = 50_000_000
+    allowed_roots: tuple[Path, ...] = ()
+
+
 def discover(paths: Iterable[Path]) -> Iterator[Path]:
     """Supported files under the given files and folders, in a stable order."""
     for path in paths:
@@ -59,13 +71,18 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def load_documents(paths: Iterable[Path], max_bytes: int = 50_000_000) -> tuple[list[Document], list[Skipped]]:
-    """Read every supported file; files that cannot be read are skipped with the reason."""
+def load_documents(
+    paths: Iterable[Path], max_bytes: int = 50_000_000, allowed_roots: Sequence[Path] = ()
+) -> tuple[list[Document], list[Skipped]]:
+    """Read every supported file; files that cannot be read, or lie outside the allowed roots, are skipped."""
+    paths = list(paths)
+    roots = tuple(Path(r).resolve() for r in (allowed_roots or paths))
     docs: list[Document] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
     for path in discover(paths):
         try:
+            check_allowed(path, roots)
             doc = load_document(path, max_bytes)
         except IngestError as err:
             log.warning("skipped %s: %s", path, err)
@@ -79,6 +96,16 @@ def load_documents(paths: Iterable[Path], max_bytes: int = 50_000_000) -> tuple[
     return docs, skipped
 
 
+def check_allowed(path: Path, roots: Sequence[Path]) -> None:
+    """IngestError unless `path`, with every symlink followed, lies inside one of `roots` (resolved)."""
+    target = path.resolve()
+    if not any(target.is_relative_to(root) for root in roots):
+        raise IngestError(
+            f"{path} leads to {target}, outside the allowed folders ({', '.join(map(str, roots))}); "
+            "name it directly or add its folder to RAG_ALLOWED_ROOTS"
+        )
+
+
 def load_document(path: Path, max_bytes: int = 50_000_000) -> Document:
     """One file -> one Document, or IngestError saying why not."""
     if not path.is_file():
@@ -86,10 +113,16 @@ def load_document(path: Path, max_bytes: int = 50_000_000) -> Document:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise IngestError(f"unsupported file type {suffix!r} (supported: {', '.join(SUPPORTED)})")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise IngestError(f"file is {size} bytes, over the limit of {max_bytes} (RAG_MAX_FILE_BYTES)")
-    raw = path.read_bytes()
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise IngestError(f"file is {size} bytes, over the limit of {max_bytes} (RAG_MAX_FILE_BYTES)")
+        with path.open("rb") as f:
+            raw = f.read(max_bytes + 1)  # bounded: the file may have grown since stat, or lie about its size
+    except OSError as err:
+        raise IngestError(f"cannot read it ({err.strerror or err})") from err
+    if len(raw) > max_bytes:
+        raise IngestError(f"file is over the limit of {max_bytes} bytes (RAG_MAX_FILE_BYTES)")
     if suffix == ".pdf":
         text, meta = _pdf_text(raw)
     elif suffix in (".html", ".htm"):
@@ -219,8 +252,10 @@ def _pdf_text(raw: bytes) -> tuple[str, dict[str, str]]:
         reader = PdfReader(io.BytesIO(raw))
         pages = [page.extract_text() or "" for page in reader.pages]
         info: Mapping[str, Any] = reader.metadata or {}
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as err:
+    except PdfReadError as err:
         raise IngestError(f"malformed PDF ({err})") from err
+    except Exception as err:  # a damaged PDF can trip pypdf in many ways; none may stop the other files
+        raise IngestError(f"malformed PDF ({type(err).__name__}: {err})") from err
     meta = {}
     for key, name in (("/Title", "title"), ("/Author", "author"), ("/CreationDate", "date")):
         value = info.get(key)

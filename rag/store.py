@@ -12,6 +12,7 @@ checksum against the manifest and refuses a corrupt index as a whole.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -28,7 +29,7 @@ import numpy as np
 from embeddings.encoder import Embedder
 from embeddings.index import DenseIndex
 from rag.chunk import chunk_documents
-from rag.ingest import Skipped, discover, load_documents
+from rag.ingest import IngestLimits, Skipped, discover, load_documents
 from rag.lexical import LexicalIndex
 from rag.types import Chunk, Document
 
@@ -44,6 +45,10 @@ class IndexMissing(RuntimeError):
 
 class IndexCorrupt(RuntimeError):
     """The index on disk is damaged; the message says what and how to rebuild."""
+
+
+class IndexWriteError(OSError):
+    """A build could not be written (disk full, no permission); the previous index is untouched."""
 
 
 @dataclass(frozen=True)
@@ -90,11 +95,13 @@ def build_index(
     exact_max: int = 200_000,
     previous: CorpusIndex | None = None,
     on_progress: Callable[[str], None] = lambda _msg: None,
+    limits: IngestLimits | None = None,
 ) -> BuildReport:
     """Ingest `inputs`, embed only chunks the previous index lacks, and swap the new build in."""
     started = time.perf_counter()
     inputs = [Path(p).resolve() for p in inputs]
-    docs, skipped = load_documents(inputs)
+    limits = limits or IngestLimits()
+    docs, skipped = load_documents(inputs, limits.max_bytes, limits.allowed_roots)
     for item in skipped:
         on_progress(f"skipped {item.path}: {item.reason}")
     if not docs:
@@ -105,13 +112,18 @@ def build_index(
     lexical = LexicalIndex.build([c.text for c in chunks])
 
     builds = index_dir / "builds"
-    builds.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=builds))
+    try:
+        builds.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(index_dir)
+        # The pid in the name lets a later build tell an abandoned folder from one still being written.
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=builds))
+    except OSError as err:
+        raise _write_error(index_dir, err, vectors) from err
     try:
         _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in docs))
         _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in chunks))
         np.save(tmp / "vectors.npy", vectors)
-        dense.save(tmp / "dense.faiss")
+        _save_dense(dense, tmp / "dense.faiss")
         lexical.save(tmp / "bm25")
         manifest = {
             "format": FORMAT,
@@ -130,7 +142,11 @@ def build_index(
         _fsync_tree(tmp)
         final = builds / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{tmp.name[-6:]}"
         tmp.rename(final)
+        _fsync_dir(builds)
         _point_current(index_dir, final)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _write_error(index_dir, err, vectors) from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -173,6 +189,12 @@ def load_index(index_dir: Path, mmap: bool = False) -> CorpusIndex:
         raise IndexCorrupt(f"index at {path} cannot be read ({err}); run `rag index --rebuild`") from err
     if not (len(chunks) == manifest["n_chunks"] == len(vectors) == dense.size):
         raise IndexCorrupt(f"index at {path} has inconsistent sizes; run `rag index --rebuild`")
+    dims = {vectors.shape[1] if vectors.ndim == 2 else -1, manifest["embedder"]["dim"]}
+    if len(dims) != 1:
+        raise IndexCorrupt(
+            f"index at {path} holds vectors of width {sorted(dims)} for embedder "
+            f"{manifest['embedder']['name']!r}; run `rag index --rebuild`"
+        )
     return CorpusIndex(path, manifest, documents, chunks, vectors, dense, lexical)
 
 
@@ -227,6 +249,65 @@ def _point_current(index_dir: Path, target: Path) -> None:
     link.symlink_to(target.relative_to(index_dir))
     os.replace(link, index_dir / "current")
     _fsync_dir(index_dir)
+
+
+def remove_leftovers(index_dir: Path) -> list[Path]:
+    """Remove what killed builds left behind: temporary build folders and link files of dead processes.
+
+    Folders of builds still running (their process is alive) are kept. Returns what was removed.
+    """
+    removed = []
+    candidates = [*(index_dir / "builds").glob(".tmp-*"), *index_dir.glob(".current-*")]
+    for path in candidates:
+        if _process_alive(_pid_in(path.name)):
+            continue
+        if path.is_symlink() or path.is_file():
+            path.unlink(missing_ok=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _pid_in(name: str) -> int | None:
+    """The process id in a leftover's name: '.tmp-4242-abc' -> 4242, '.current-7' -> 7, '.tmp-abc' -> None."""
+    field = name.split("-")[1] if name.count("-") >= 1 else ""
+    return int(field) if field.isdigit() else None
+
+
+def _process_alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def _write_error(index_dir: Path, err: OSError, vectors: np.ndarray) -> IndexWriteError:
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        need = max(1, 3 * vectors.nbytes // 1_000_000)
+        return IndexWriteError(
+            f"the disk holding {index_dir} is full ({err.strerror or err}): free at least {need} MB there "
+            "(or set RAG_INDEX_DIR to another disk) and run `rag index` again; the previous index is unchanged"
+        )
+    return IndexWriteError(
+        f"could not write the index to {index_dir} ({err}): check that the folder is writable "
+        "(or set RAG_INDEX_DIR) and run `rag index` again; the previous index is unchanged"
+    )
+
+
+def _save_dense(dense: DenseIndex, path: Path) -> None:
+    try:
+        dense.save(path)
+    except RuntimeError as err:  # faiss reports a failed write as RuntimeError, the OS reason in its text
+        code = errno.ENOSPC if "No space left" in str(err) else errno.EIO
+        raise OSError(code, os.strerror(code), str(path)) from err
 
 
 def _remove_old_builds(builds: Path, keep: Path) -> None:

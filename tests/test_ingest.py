@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -133,3 +134,133 @@ def test_doc_ids_are_stable_and_content_derived(tmp_path):
 def test_oversized_file_is_refused(tmp_path):
     with pytest.raises(IngestError, match="over the limit"):
         load_document(write(tmp_path, "big.txt", "x" * 2000), max_bytes=1000)
+
+
+def test_symlink_leading_out_of_the_given_folder_is_refused(tmp_path):
+    outside = write(tmp_path / "private", "secret.txt", "Private notes that must not be indexed.")
+    root = tmp_path / "corpus"
+    write(root, "report.txt", "The report says camps exist.")
+    (root / "leak.txt").symlink_to(outside)
+    (root / "linked").symlink_to(outside.parent, target_is_directory=True)
+    docs, skipped = load_documents([root])
+    assert [d.title for d in docs] == ["report"]
+    assert [s.path.name for s in skipped] == ["leak.txt"]
+    assert "outside the allowed folders" in skipped[0].reason and "RAG_ALLOWED_ROOTS" in skipped[0].reason
+    assert all("Private notes" not in d.text for d in docs)
+
+
+def test_symlink_inside_the_folder_is_followed(tmp_path):
+    root = tmp_path / "corpus"
+    target = write(root, "sub/report.txt", "The report says camps exist.")
+    (root / "alias.txt").symlink_to(target)
+    docs, skipped = load_documents([root])
+    assert [d.title for d in docs] == ["alias"]  # read first, in sorted order; the target is its duplicate
+    assert [(s.path.name, s.reason) for s in skipped] == [("report.txt", "same content as a file already read")]
+
+
+def test_allowed_roots_setting_widens_and_narrows_what_is_read(tmp_path):
+    shared = write(tmp_path / "shared", "common.txt", "Shared text about labor.")
+    root = tmp_path / "corpus"
+    write(root, "report.txt", "The report says camps exist.")
+    (root / "common.txt").symlink_to(shared)
+    docs, _ = load_documents([root], allowed_roots=[root, shared.parent])
+    assert sorted(d.title for d in docs) == ["common", "report"]
+    # A root list that excludes the given folder refuses everything in it.
+    docs, skipped = load_documents([root], allowed_roots=[shared.parent])
+    assert [d.title for d in docs] == ["common"]
+    assert [s.path.name for s in skipped] == ["report.txt"]
+
+
+def test_allowed_roots_setting_is_read_from_the_environment(monkeypatch, tmp_path):
+    from rag.settings import Settings
+
+    monkeypatch.setenv("RAG_ALLOWED_ROOTS", json.dumps([str(tmp_path)]))
+    assert Settings().allowed_roots == (tmp_path,)
+
+
+def test_build_refuses_symlinks_out_of_the_corpus(tmp_path, embedder):
+    from rag.store import ChunkingConfig, build_index
+
+    outside = write(tmp_path / "private", "secret.txt", "Private notes that must not be indexed.")
+    root = tmp_path / "corpus"
+    write(root, "report.txt", "The report says camps exist.")
+    (root / "leak.txt").symlink_to(outside)
+    report = build_index(tmp_path / "idx", [root], embedder, ChunkingConfig(400, 1))
+    assert [s.path.name for s in report.skipped] == ["leak.txt"]
+    assert all("Private" not in c.text for c in report.index.chunks)
+
+
+def test_html_of_scripts_and_styles_only_is_skipped(tmp_path):
+    html = """<html><head><style>body{margin:0}</style><script>var secret = "tracking";</script></head>
+    <body><script type="application/ld+json">{"name": "x"}</script><noscript>Enable JS</noscript>
+    <!-- a comment --></body></html>"""
+    with pytest.raises(IngestError, match="no text found"):
+        load_document(write(tmp_path, "app.html", html))
+
+
+def test_html_scripts_and_comments_never_reach_the_text(tmp_path):
+    html = """<html><body><p>Workers were not paid.</p><script>document.write("injected words")</script>
+    <!-- hidden comment words --><style>.x{}</style><template><p>template words</p></template>
+    <p>Camps exist.</p></body></html>"""
+    doc = load_document(write(tmp_path, "page.html", html))
+    assert "Workers were not paid." in doc.text and "Camps exist." in doc.text
+    for noise in ("injected", "hidden comment", "template words", ".x{}"):
+        assert noise not in doc.text
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("image.txt", bytes([0x89]) + b"PNG\r\n\x1a\n" + bytes(range(256)) * 8),
+        ("archive.md", b"PK\x03\x04" + bytes(range(1, 32)) * 300),
+        ("truncated.pdf", minimal_pdf(["Forced labor was reported."])[:200]),
+        ("garbage.pdf", b"%PDF-1.7\n" + bytes(range(256)) * 20),
+        ("not-a-pdf.pdf", b"<html>hello</html>"),
+    ],
+)
+def test_careless_files_are_skipped_and_the_rest_indexes(tmp_path, name, content):
+    write(tmp_path, "good.txt", "The report says camps exist.")
+    write(tmp_path, name, content)
+    docs, skipped = load_documents([tmp_path])
+    assert [d.title for d in docs] == ["good"]
+    assert [s.path.name for s in skipped] == [name]
+    assert skipped[0].reason
+
+
+def test_huge_file_is_skipped_without_being_read_whole(tmp_path, monkeypatch):
+    write(tmp_path, "good.txt", "The report says camps exist.")
+    big = tmp_path / "huge.txt"
+    with big.open("wb") as f:
+        f.truncate(3_000_000)  # sparse: big on paper, cheap on disk
+    docs, skipped = load_documents([tmp_path], max_bytes=1_000_000)
+    assert [d.title for d in docs] == ["good"]
+    assert [s.path.name for s in skipped] == ["huge.txt"] and "over the limit" in skipped[0].reason
+
+
+def test_a_file_that_lies_about_its_size_is_read_only_up_to_the_limit(tmp_path, monkeypatch):
+    path = write(tmp_path, "grows.txt", "word " * 500)
+    real_stat = type(path).stat
+
+    def small_stat(self, *args, **kwargs):
+        result = real_stat(self, *args, **kwargs)
+        return os.stat_result((*result[:6], 10, *result[7:])) if self == path else result
+
+    monkeypatch.setattr(type(path), "stat", small_stat)
+    with pytest.raises(IngestError, match="over the limit of 100 bytes"):
+        load_document(path, max_bytes=100)
+
+
+def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
+    write(tmp_path, "good.txt", "The report says camps exist.")
+    write(tmp_path, "locked.txt", "Locked.")
+    real_open = type(tmp_path).open
+
+    def deny(self, *args, **kwargs):
+        if self.name == "locked.txt":
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(tmp_path), "open", deny)
+    docs, skipped = load_documents([tmp_path])
+    assert [d.title for d in docs] == ["good"]
+    assert [(s.path.name, s.reason) for s in skipped] == [("locked.txt", "cannot read it (Permission denied)")]
