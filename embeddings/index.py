@@ -9,6 +9,9 @@ import numpy as np
 
 HNSW_NEIGHBOURS = 32
 HNSW_EF_SEARCH = 128
+# A filter that leaves at most this many rows is answered by scoring exactly those rows:
+# cheaper than a FAISS pass over every row with a selector, and exact even on HNSW.
+SUBSET_SCAN_MAX = 50_000
 
 
 class DenseIndex:
@@ -19,7 +22,7 @@ class DenseIndex:
         self.kind = kind
 
     @classmethod
-    def build(cls, vectors: np.ndarray, exact_max: int = 200_000) -> DenseIndex:
+    def build(cls, vectors: np.ndarray, exact_max: int = 50_000) -> DenseIndex:
         """Exact search up to `exact_max` rows; HNSW (approximate, much faster) above."""
         import faiss
 
@@ -45,19 +48,22 @@ class DenseIndex:
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(scores, row ids) of the k best rows for one query vector, best first.
 
-        `allowed` is an optional boolean mask over rows; rows outside it are never returned.
+        `allowed` optionally restricts the rows: a boolean mask over rows or an array of row ids.
         Fewer than k results come back when fewer rows exist (or are allowed).
         """
         import faiss
 
+        empty = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         if self.size == 0 or k <= 0:
-            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+            return empty
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         params: Any = None
         if allowed is not None:
-            ids = np.flatnonzero(allowed).astype(np.int64)
+            ids = allowed_rows(allowed)
             if ids.size == 0:
-                return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+                return empty
+            if ids.size <= SUBSET_SCAN_MAX:
+                return top_k(self.vectors()[ids] @ q[0], k, ids)
             selector = faiss.IDSelectorBatch(ids)
             if self.kind == "hnsw":
                 params = faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)  # type: ignore[attr-defined]
@@ -66,6 +72,13 @@ class DenseIndex:
         scores, rows = self._index.search(q, min(k, self.size), params=params)
         keep = rows[0] >= 0
         return scores[0][keep], rows[0][keep].astype(np.int64)
+
+    def vectors(self) -> np.ndarray:
+        """The stored vectors as an (n, dim) array viewing FAISS's own memory (no copy)."""
+        import faiss
+
+        flat = faiss.downcast_index(self._index.storage) if self.kind == "hnsw" else self._index
+        return faiss.rev_swig_ptr(flat.get_xb(), self.size * flat.d).reshape(self.size, flat.d)
 
     def save(self, path: Path) -> None:
         import faiss
@@ -80,3 +93,31 @@ class DenseIndex:
         index = faiss.read_index(str(path), flags)
         kind = "hnsw" if isinstance(index, faiss.IndexHNSWFlat) else "flat"
         return cls(index, kind)
+
+
+def allowed_rows(allowed: np.ndarray) -> np.ndarray:
+    """Row ids from a boolean mask or an array of row ids.
+
+    >>> allowed_rows(np.array([True, False, True])).tolist(), allowed_rows(np.array([4, 1])).tolist()
+    ([0, 2], [4, 1])
+    """
+    if allowed.dtype == bool:
+        return np.flatnonzero(allowed).astype(np.int64)
+    return np.asarray(allowed, dtype=np.int64)
+
+
+def top_k(scores: np.ndarray, k: int, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, ids) of the k highest scores, best first; ties keep the lower position first.
+
+    `ids` names each score's row (default: its position).
+
+    >>> top_k(np.array([0.1, 0.9, 0.5, 0.9]), 3)
+    (array([0.9, 0.9, 0.5], dtype=float32), array([1, 3, 2]))
+    """
+    k = min(k, scores.size)
+    if k <= 0:
+        return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.lexsort((top, -scores[top]))]
+    rows = top if ids is None else ids[top]
+    return scores[top].astype(np.float32), rows.astype(np.int64)

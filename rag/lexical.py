@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings.index import allowed_rows, top_k
+
 # "D. P. R. K." and "U.S." are single terms: fold them to "dprk" and "us"
 # so that they match queries that write them either way.
 _INITIALISM = re.compile(r"\b(?:[A-Za-z]\.\s?){2,}")
@@ -59,21 +61,25 @@ class LexicalIndex:
         return int(scores["num_docs"]) if scores else 0
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, row ids) of the k best-scoring texts, best first; rows scoring 0 are left out."""
+        """(scores, row ids) of the k best-scoring texts, best first; rows scoring 0 are left out.
+
+        `allowed` optionally restricts the rows: a boolean mask over rows or an array of row ids.
+        """
+        empty = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         if self.size == 0 or k <= 0:
-            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+            return empty
         tokens = self._tokenize([query])[0]
         ids = self._model.get_tokens_ids(tokens)  # type: ignore[attr-defined]
         if not ids:
-            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+            return empty
         scores = self._model.get_scores_from_ids(ids)  # type: ignore[attr-defined]
+        rows = None
         if allowed is not None:
-            scores = np.where(allowed, scores, 0.0)
-        k = min(k, scores.size)
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        top = top[scores[top] > 0]
-        return scores[top].astype(np.float32), top.astype(np.int64)
+            rows = allowed_rows(allowed)
+            scores = scores[rows]
+        best, top = top_k(scores, k, rows)
+        keep = best > 0
+        return best[keep], top[keep]
 
     def save(self, folder: Path) -> None:
         self._model.save(str(folder), show_progress=False)  # type: ignore[attr-defined]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -68,7 +70,9 @@ class Retriever:
         query = query.strip()
         if not query or k <= 0:
             return []
-        allowed = self._mask(filters) if filters else None
+        allowed = self.rows_matching(filters) if filters else None
+        if allowed is not None and allowed.size == 0:
+            return []
         depth = max(k * self.depth, 20)
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
@@ -96,12 +100,37 @@ class Retriever:
             for rank, (row, score) in enumerate(fused[:k], start=1)
         ]
 
-    def _mask(self, filters: Mapping[str, str]) -> np.ndarray:
-        """Rows whose document metadata matches every filter (case-insensitive equality)."""
-        wanted = {k: v.casefold() for k, v in filters.items()}
-        ok_docs = {
-            doc_id
-            for doc_id, doc in self.index.documents.items()
-            if all(doc.meta().get(k, "").casefold() == v for k, v in wanted.items())
-        }
-        return np.fromiter((c.doc_id in ok_docs for c in self.index.chunks), dtype=bool, count=len(self.index.chunks))
+    def rows_matching(self, filters: Mapping[str, str]) -> np.ndarray:
+        """Sorted rows of the chunks whose document metadata equals every filter (case-insensitive).
+
+        Looks documents up by value instead of scanning every chunk, so a filter costs about
+        as much as the rows it keeps.
+        """
+        docs: set[str] | None = None
+        for key, value in filters.items():
+            found = set(self._docs_by_value(key).get(value.casefold(), ()))
+            docs = found if docs is None else docs & found
+        parts = [self._rows_by_doc[d] for d in docs or () if d in self._rows_by_doc]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+    def _docs_by_value(self, key: str) -> Mapping[str, list[str]]:
+        """Document ids by their casefolded value of one metadata field, built on first use."""
+        table = self._meta_tables.get(key)
+        if table is None:
+            table = defaultdict(list)
+            for doc_id, doc in self.index.documents.items():
+                table[doc.meta().get(key, "").casefold()].append(doc_id)
+            self._meta_tables[key] = table
+        return table
+
+    @cached_property
+    def _meta_tables(self) -> dict[str, dict[str, list[str]]]:
+        return {}
+
+    @cached_property
+    def _rows_by_doc(self) -> dict[str, np.ndarray]:
+        """Every document's chunk rows, computed once per index."""
+        rows: dict[str, list[int]] = defaultdict(list)
+        for row, chunk in enumerate(self.index.chunks):
+            rows[chunk.doc_id].append(row)
+        return {doc_id: np.asarray(r, dtype=np.int64) for doc_id, r in rows.items()}

@@ -61,3 +61,26 @@ def test_save_load_round_trip(tmp_path, exact_max):
         assert loaded.kind == index.kind
         for q in data[:10]:
             assert loaded.search(q, 5)[1].tolist() == index.search(q, 5)[1].tolist()
+
+
+@pytest.mark.parametrize("exact_max", [2, 1000])
+def test_row_ids_and_mask_restrict_alike_and_exactly(exact_max):
+    rng = np.random.default_rng(2)
+    data = unit(rng.normal(size=(400, 8)))
+    index = DenseIndex.build(data, exact_max=exact_max)
+    rows = np.arange(3, 400, 9)
+    mask = np.zeros(400, bool)
+    mask[rows] = True
+    query = data[30]
+    expected = rows[np.argsort(-(data[rows] @ query), kind="stable")][:5]
+    assert index.search(query, 5, rows)[1].tolist() == expected.tolist()
+    assert index.search(query, 5, mask)[1].tolist() == expected.tolist()
+
+
+def test_vectors_view_the_stored_rows(tmp_path):
+    data = unit(np.random.default_rng(3).normal(size=(50, 4)))
+    for exact_max in (10, 100):
+        index = DenseIndex.build(data, exact_max=exact_max)
+        index.save(tmp_path / "v.faiss")
+        for loaded in (index, DenseIndex.load(tmp_path / "v.faiss", mmap=True)):
+            assert np.array_equal(loaded.vectors(), data)

@@ -42,3 +42,13 @@ def test_save_load_round_trip(tmp_path):
     loaded = LexicalIndex.load(tmp_path / "bm25")
     for q in ("forced labor", "brides", "ministry program"):
         assert loaded.search(q, 3)[1].tolist() == index.search(q, 3)[1].tolist()
+
+
+def test_row_ids_restrict_like_a_mask():
+    index = LexicalIndex.build(TEXTS)
+    mask = np.array([True, False, True, True])
+    query = "ministry workers program prison"
+    by_mask = index.search(query, 4, mask)
+    by_rows = index.search(query, 4, np.array([0, 2, 3]))
+    assert by_rows[1].tolist() == by_mask[1].tolist()
+    assert 1 not in by_rows[1].tolist()

@@ -59,3 +59,30 @@ def test_linear_fusion_mixes_normalised_scores(index, embedder):
     hits = Retriever(index, embedder, fusion=Fusion.LINEAR).search("workers sent to Russia", k=2)
     assert hits[0].chunk.text.startswith("Workers are sent to Russia")
     assert hits[0].score >= hits[1].score
+
+
+def test_filters_combine_and_match_whole_values(index, embedder):
+    retriever = Retriever(index, embedder)
+    b_doc = next(d for d in index.documents.values() if d.country == "Country B")
+    both = retriever.search("prison camps", k=5, filters={"country": "COUNTRY B", "doc_id": b_doc.doc_id})
+    assert both and {h.chunk.doc_id for h in both} == {b_doc.doc_id}
+    assert retriever.search("prison camps", k=5, filters={"country": "Country"}) == []
+    assert retriever.search("prison camps", k=5, filters={"country": "Country B", "title": "Report A"}) == []
+
+
+def test_filtered_rows_are_exactly_the_matching_documents_chunks(index, embedder):
+    retriever = Retriever(index, embedder)
+    for doc_id in index.documents:
+        rows = retriever.rows_matching({"doc_id": doc_id}).tolist()
+        assert rows == [i for i, c in enumerate(index.chunks) if c.doc_id == doc_id]
+
+
+@pytest.mark.parametrize("mode", [RetrievalMode.DENSE, RetrievalMode.BM25])
+def test_filtered_search_is_the_full_ranking_restricted_to_the_report(index, embedder, mode):
+    retriever = Retriever(index, embedder, mode)
+    b_doc = next(d for d in index.documents.values() if d.country == "Country B")
+    query = "prison camps fishermen at sea"
+    everything = retriever.search(query, k=len(index.chunks))
+    expected = [h.chunk.chunk_id for h in everything if h.chunk.doc_id == b_doc.doc_id]
+    filtered = retriever.search(query, k=len(index.chunks), filters={"doc_id": b_doc.doc_id})
+    assert expected and [h.chunk.chunk_id for h in filtered] == expected
