@@ -77,7 +77,7 @@ class DenseIndex:
         """The stored vectors as an (n, dim) array viewing FAISS's own memory (no copy)."""
         import faiss
 
-        flat = faiss.downcast_index(self._index.storage) if self.kind == "hnsw" else self._index
+        flat: Any = faiss.downcast_index(self._index.storage) if self.kind == "hnsw" else self._index
         return faiss.rev_swig_ptr(flat.get_xb(), self.size * flat.d).reshape(self.size, flat.d)
 
     def save(self, path: Path) -> None:
