@@ -1,80 +1,209 @@
-"""The web app: a Gradio page over the retriever, mounted in a FastAPI server."""
+"""The web app: the Gradio chat mounted in FastAPI beside the JSON API and the widget script.
+
+A question typed in the chat goes `respond` -> `AnswerService.stream` -> `rag.answer.Pipeline.stream`;
+the streamed text is shown as it comes, then replaced by the checked Answer with clickable `[n]`
+markers, and the sources panel shows each cited passage with its quote highlighted.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
-from rag.retrieve import Retriever
-from rag.settings import Settings
-from ui.render import header_html, passages_html
+import gradio as gr
+from fastapi import FastAPI
 
-CSS = """
-.rr-docs {font-size: 0.9rem; margin-bottom: 0.5rem}
-.rr-passages {padding-left: 0; list-style: none}
-.rr-passage {border: 1px solid #ddd; border-radius: 6px; padding: 0.6rem; margin: 0.5rem 0}
-.rr-meta {font-size: 0.8rem; color: #555; margin-bottom: 0.3rem}
-.rr-text {white-space: pre-wrap}
-"""
+from rag.answer import QuestionError, check_question
+from rag.serialize import answer_json
+from rag.settings import Settings
+from rag.types import Answer, Document
+from ui.api import STATIC, RequestError, add_routes, validate_ask
+from ui.render import answer_markdown, export_markdown, header_html, passages_html, plain_markdown, sources_html
+from ui.service import AnswerService
 
 EXAMPLES = [
     "What work are prison camp inmates forced to do?",
     "Which European country ended its program for North Korean workers?",
     "Has North Korea ratified the 2000 UN TIP Protocol?",
 ]
+ALL_REPORTS = ""
 
 
-def build_blocks(retriever: Retriever, settings: Settings) -> Any:
-    """The Gradio page: type a question, see the ranked passages."""
-    import gradio as gr
+def _asset(name: str) -> str:
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
+def chat_messages(answers: list[Answer]) -> list[dict[str, str]]:
+    """The conversation as the chat shows it: questions as literal text, answers with linked markers."""
+    messages = []
+    for turn, answer in enumerate(answers):
+        messages.append({"role": "user", "content": plain_markdown(answer.question)})
+        messages.append({"role": "assistant", "content": answer_markdown(answer, turn)})
+    return messages
+
+
+def pipeline_history(answers: list[Answer]) -> list[dict[str, str]]:
+    """The conversation as the pipeline reads it (plain text)."""
+    history = []
+    for answer in answers:
+        history.append({"role": "user", "content": answer.question})
+        history.append({"role": "assistant", "content": answer.text})
+    return history
+
+
+def report_choices(documents: list[Document]) -> list[tuple[str, str]]:
+    return [("All reports", ALL_REPORTS)] + [(d.title, d.doc_id) for d in documents]
+
+
+def build_blocks(service: AnswerService, settings: Settings) -> Any:
+    """The chat page; also registers the `ask` and `search` API endpoints."""
+    documents = service.documents
+    known_ids = {d.doc_id for d in documents}
+
+    def respond(message: str, answers: list[Answer], report: str) -> Iterator[tuple[Any, ...]]:
+        try:
+            question = check_question(message or "", settings.max_question_chars)
+        except QuestionError as err:
+            gr.Warning(str(err).capitalize() + ".")
+            yield gr.skip(), gr.skip(), gr.skip(), message, gr.skip(), gr.skip()
+            return
+        filters = {"doc_id": report} if report else None
+        shown = [*chat_messages(answers), {"role": "user", "content": plain_markdown(question)}]
+        yield [*shown, {"role": "assistant", "content": "…"}], gr.skip(), gr.skip(), "", gr.skip(), gr.skip()
+        streamed = ""
+        final: Answer | None = None
+        for event in service.stream(question, pipeline_history(answers), filters):
+            if isinstance(event, Answer):
+                final = event
+            else:
+                streamed += event
+                yield [*shown, {"role": "assistant", "content": plain_markdown(streamed)}], *[gr.skip()] * 5
+        assert final is not None
+        answers = [*answers, final]
+        yield (
+            chat_messages(answers),
+            answers,
+            sources_html(answers),
+            "",
+            export_markdown(final),
+            json.dumps(answer_json(final), ensure_ascii=False, indent=2),
+        )
+
+    def clear() -> tuple[Any, ...]:
+        return [], [], sources_html([]), "", "", ""
+
+    def ask(question: str, history: list[dict[str, str]] | None = None, filters: dict[str, str] | None = None) -> dict:
+        """The answer JSON for a question (with the conversation so far and optional metadata filters)."""
+        try:
+            body = {"question": question, "history": history or [], "filters": filters}
+            req = validate_ask(body, settings.max_question_chars)
+        except RequestError as err:
+            raise gr.Error(str(err)) from err
+        return answer_json(service.answer(req.question, list(req.history), req.filters))
 
     def search(query: str) -> str:
+        """Ranked passages for a query, as HTML."""
         query = (query or "").strip()
         if not query:
             return '<p class="rr-empty">Type a question to see the passages that answer it.</p>'
         if len(query) > settings.max_question_chars:
             return f'<p class="rr-empty">The question is too long (limit {settings.max_question_chars} characters).</p>'
-        return passages_html(retriever.search(query, settings.top_k))
+        return passages_html(service.pipeline.retriever.search(query, settings.top_k))
 
-    with gr.Blocks(title="report-rag") as blocks:
-        gr.Markdown("## report-rag")
-        gr.HTML(header_html(list(retriever.index.documents.values())))
-        query = gr.Textbox(label="Question", placeholder="Ask about the report…", elem_id="rr-question")
-        button = gr.Button("Search", variant="primary")
-        results = gr.HTML(elem_id="rr-results")
-        gr.Examples(EXAMPLES, inputs=query)
-        button.click(search, query, results, api_name="search")
-        query.submit(search, query, results, api_visibility="private")
+    def pick_example(evt: gr.SelectData) -> str:
+        return str(evt.value["text"])
+
+    def pick_report(request: gr.Request) -> Any:
+        wanted = request.query_params.get("report", "") if request else ""
+        return wanted if wanted in known_ids else gr.skip()
+
+    with gr.Blocks(title="report-rag", fill_width=True) as blocks:
+        answers = gr.State([])
+        with gr.Row(elem_classes="rr-header"):
+            gr.HTML(
+                '<div class="rr-brand"><span class="rr-logo">❝</span> Ask the report</div>' + header_html(documents),
+                elem_id="rr-header",
+            )
+        report = gr.Dropdown(
+            report_choices(documents),
+            value=ALL_REPORTS,
+            label="Ask which report",
+            visible=len(documents) > 1,
+            elem_id="rr-report",
+        )
+        with gr.Row(equal_height=False, elem_classes="rr-main"):
+            with gr.Column(scale=3, min_width=320):
+                chatbot = gr.Chatbot(
+                    label="Conversation",
+                    elem_id="rr-chat",
+                    height=520,
+                    buttons=["copy"],
+                    feedback_options=None,
+                    examples=[{"text": q} for q in EXAMPLES],
+                    placeholder="Ask a question about the report. Every answer cites the passages it rests on.",
+                )
+                with gr.Row(elem_classes="rr-ask-row"):
+                    question = gr.Textbox(
+                        show_label=False,
+                        placeholder="Ask about the report…",
+                        elem_id="rr-question",
+                        scale=8,
+                        max_lines=6,
+                        autofocus=True,
+                    )
+                    send = gr.Button("Ask", variant="primary", elem_id="rr-send", scale=1, min_width=70)
+                clear_button = gr.Button("Clear chat", size="sm", elem_id="rr-clear", variant="secondary")
+            with gr.Column(scale=2, min_width=300, elem_classes="rr-side"):
+                gr.Markdown("### Sources", elem_classes="rr-side-title")
+                sources = gr.HTML(sources_html([]), elem_id="rr-sources")
+                with gr.Accordion("Copy or export this answer", open=False, elem_id="rr-export"):
+                    export_md = gr.Code(
+                        "", language="markdown", label="Markdown", buttons=["copy", "download"], elem_id="rr-md"
+                    )
+                    export_json = gr.Code(
+                        "", language="json", label="Answer JSON", buttons=["copy", "download"], elem_id="rr-json"
+                    )
+
+        outputs = [chatbot, answers, sources, question, export_md, export_json]
+        common: dict[str, Any] = {"concurrency_id": "answer", "concurrency_limit": 1, "api_visibility": "private"}
+        question.submit(respond, [question, answers, report], outputs, **common)
+        send.click(respond, [question, answers, report], outputs, **common)
+        chatbot.example_select(pick_example, None, question, api_visibility="private").then(
+            respond, [question, answers, report], outputs, **common
+        )
+        clear_button.click(clear, None, outputs, api_visibility="private")
+        chatbot.clear(clear, None, outputs, api_visibility="private")
+        blocks.load(pick_report, None, report, api_visibility="private")
+        gr.api(ask, api_name="ask", concurrency_id="answer", concurrency_limit=1)
+        gr.api(search, api_name="search")
     return blocks
 
 
-def create_app(retriever: Retriever, settings: Settings) -> Any:
-    """FastAPI with the Gradio page at / and the health route."""
-    import gradio as gr
-    from fastapi import FastAPI
-
+def create_app(service: AnswerService, settings: Settings) -> Any:
+    """FastAPI with the API routes, then the Gradio chat at /."""
     app = FastAPI(title="report-rag")
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "documents": len(retriever.index.documents),
-            "chunks": len(retriever.index.chunks),
-            "embedder": retriever.embedder.name,
-        }
-
-    return gr.mount_gradio_app(app, build_blocks(retriever, settings), path="/", css=CSS, footer_links=[])
+    add_routes(app, service, settings)
+    return gr.mount_gradio_app(
+        app,
+        build_blocks(service, settings),
+        path="/",
+        css=_asset("chat.css"),
+        js=_asset("chat.js"),
+        footer_links=["api"],
+        theme=gr.themes.Default(primary_hue="blue", secondary_hue="slate"),
+    )
 
 
 def serve(settings: Settings) -> None:
-    """Load the models and index, then serve until interrupted."""
+    """Load the models and index once, then serve until interrupted."""
     import sys
 
     import uvicorn
 
     from rag import factory
 
-    retriever = factory.make_retriever(settings, say=lambda m: print(m, file=sys.stderr))
-    app = create_app(retriever, settings)
+    pipeline = factory.make_pipeline(settings, say=lambda m: print(m, file=sys.stderr))
+    app = create_app(AnswerService(pipeline), settings)
     print(f"report-rag is serving on http://{settings.host}:{settings.port}", file=sys.stderr)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
