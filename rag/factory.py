@@ -9,6 +9,7 @@ from embeddings.encoder import Embedder, load_embedder
 from rag.answer import AnswerConfig, Pipeline
 from rag.context import idf_table
 from rag.generate import Generator, LlamaCppGenerator, NextTokenScorer, TransformersGenerator
+from rag.generate_openai import ServerConfig, connect
 from rag.ingest import IngestLimits
 from rag.models import QWEN_CODER_1_5B, assemble
 from rag.retrieve import Retriever
@@ -140,11 +141,25 @@ def generator_path(settings: Settings, say: Say = print) -> Path:
 
 
 def make_generator(settings: Settings, say: Say = print) -> Generator:
+    if settings.generator_backend is Backend.OPENAI:
+        return connect(server_config(settings))
     path = generator_path(settings, say)
     threads = settings.generator_threads or None
     if settings.generator_backend is Backend.TRANSFORMERS:
         return TransformersGenerator(path, n_threads=threads)
     return LlamaCppGenerator(path, n_ctx=settings.context_tokens, n_threads=threads)
+
+
+def server_config(settings: Settings) -> ServerConfig:
+    key = settings.openai_api_key
+    return ServerConfig(
+        base_url=settings.openai_base_url,
+        model=settings.openai_model,
+        api_key=key.get_secret_value() if key else None,
+        timeout_s=settings.openai_timeout,
+        max_retries=settings.openai_max_retries,
+        send_grammar=settings.openai_grammar,
+    )
 
 
 def make_pipeline(settings: Settings, say: Say = print, generator: Generator | None = None) -> Pipeline:
