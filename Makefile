@@ -24,7 +24,7 @@ LLAMA_CMAKE_ARGS := $(LLAMA_COMMON) -DGGML_AVX512=OFF
 endif
 WHEELS := $(HOME)/.cache/report-rag/wheels/llama-$(LLAMA_VARIANT)
 
-.PHONY: setup run test test-fast lint bench clean
+.PHONY: setup run test test-fast lint bench clean browser
 
 setup: $(STAMP)
 
@@ -44,13 +44,20 @@ $(WHEELS)/.built:
 	rm -rf $(WHEELS)/.build-venv
 	touch $@
 
+# The browser tests drive Debian's Chromium through Playwright (no browser download).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
 run: setup
 	$(VENV)/bin/rag serve
 
-test: setup
+test: setup browser
 	$(VENV)/bin/pytest
 
-test-fast: setup
+test-fast: setup browser
 	$(VENV)/bin/pytest -m "not integration" -q
 
 lint: setup
