@@ -10,8 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from embeddings.encoder import ModelLoadError
 
-class ModelFileError(RuntimeError):
+
+class ModelFileError(ModelLoadError):
     """A packaged model that is missing, incomplete or corrupt; the message says how to fix it."""
 
 
@@ -71,11 +73,14 @@ def assemble(model: SplitModel, cache_dir: Path, on_progress: Callable[[int, int
         return target
     parts = part_paths(model)
     total = sum(p.stat().st_size for p in parts)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=cache_dir)
+    except OSError as err:
+        raise _write_error(cache_dir, total, err) from err
+    tmp = Path(tmp_name)
     digest = hashlib.sha256()
     done = 0
-    fd, tmp_name = tempfile.mkstemp(prefix=".part-", dir=cache_dir)
-    tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
             for path in parts:
@@ -95,7 +100,17 @@ def assemble(model: SplitModel, cache_dir: Path, on_progress: Callable[[int, int
             )
         os.replace(tmp, target)
         stamp.write_text(model.sha256 + "\n")
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(cache_dir, total, err) from err
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def _write_error(cache_dir: Path, total: int, err: OSError) -> ModelFileError:
+    return ModelFileError(
+        f"could not write the joined model ({total / 1e9:.2f} GB) to {cache_dir}: {err.strerror or err}. "
+        "Free space there or set RAG_CACHE_DIR to a writable folder with room, then try again"
+    )

@@ -14,7 +14,7 @@ Span = tuple[int, int]
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 # A candidate end: terminal punctuation, optional closing quotes/brackets, then whitespace.
 _CANDIDATE = re.compile(r"[.!?]+[\"'\u2019\u201d)\]]*(?=\s)")
-_WORD_BEFORE = re.compile(r"(\S+)$")
+_NON_SPACE = re.compile(r"\S")
 _NEXT_WORD = re.compile(r"\s+([\"'\u2018\u201c(\[]?)(\S+)")
 
 _ABBREVIATIONS = frozenset(
@@ -84,8 +84,7 @@ def _ends_sentence(text: str, punct_start: int, punct_end: int, limit: int) -> b
         return False
     if text[punct_start] != ".":
         return True
-    before = _WORD_BEFORE.search(text, 0, punct_start)
-    token = before.group(1) if before else ""
+    token = _token_before(text, punct_start)
     bare = token.lstrip("\"'(\u2018\u201c[").lower()
     is_initial = len(bare) == 1 and bare.isalpha()
     is_dotted = "." in bare  # "u.s", "e.g"
@@ -103,11 +102,24 @@ def _line_breaks(text: str, start: int, end: int) -> list[int]:
     for m in re.finditer(r"\n", text[start:end]):
         nl = start + m.start()
         line = text[line_start:nl].strip()
-        rest = text[nl + 1 : end].lstrip()
-        if line and rest and (line[-1] in ".!?:" or len(line) <= _SHORT_LINE) and rest[0].isupper():
+        # Only the first character of the rest matters; slicing the rest would make this quadratic.
+        nxt = _NON_SPACE.search(text, nl + 1, end) if line else None
+        if nxt and (line[-1] in ".!?:" or len(line) <= _SHORT_LINE) and nxt.group().isupper():
             cuts.append(nl)
         line_start = nl + 1
     return cuts
+
+
+def _token_before(text: str, pos: int) -> str:
+    """The run of non-space characters ending at `pos` (walking back, so the cost is the token's length).
+
+    >>> _token_before("in the U.S. today", 11)
+    'U.S.'
+    """
+    start = pos
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    return text[start:pos]
 
 
 def _trim(text: str, start: int, end: int) -> Span:
