@@ -12,6 +12,7 @@ from typing import NoReturn
 from rag.serialize import hit_json
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+HISTORY_MAX_BYTES = 1_000_000
 
 
 class UsageError(Exception):
@@ -177,7 +178,7 @@ def _parse_filters(items: list[str]) -> dict[str, str]:
 def _cmd_search(args: argparse.Namespace) -> int:
     from rag import factory
 
-    query = args.query.strip()
+    query = _valid_text(args.query, "the query").strip()
     if not query:
         raise UsageError("the query is empty; give some words to search for")
     if args.k is not None and not 1 <= args.k <= 100:
@@ -207,12 +208,41 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_history(path: Path | None) -> list[dict[str, str]]:
+def _valid_text(value: str, what: str) -> str:
+    """`value` unless it holds bytes that were not UTF-8 (Python keeps them as lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        byte = ord(value[err.start]) - 0xDC00 if 0xDC80 <= ord(value[err.start]) <= 0xDCFF else None
+        shown = f"byte 0x{byte:02x}" if byte is not None else "a character"
+        raise UsageError(
+            f"{what} is not valid UTF-8 text ({shown} at character {err.start}); "
+            "check the terminal's or the script's encoding"
+        ) from err
+    return value
+
+
+def _read_history(path: Path | None, max_chars: int) -> list[dict[str, str]]:
+    """The turns of a --history file, or UsageError saying what is wrong with it and the limits."""
     if path is None:
         return []
     try:
-        history = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
+        size = path.stat().st_size
+        if size > HISTORY_MAX_BYTES:
+            raise UsageError(f"--history {path} is {size} bytes; the limit is {HISTORY_MAX_BYTES}")
+        raw = path.read_bytes()
+    except OSError as err:
+        raise UsageError(f"--history {path}: cannot read it as JSON ({err.strerror or err})") from err
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UsageError(
+            f"--history {path}: cannot read it as JSON: not UTF-8 text (byte 0x{raw[err.start]:02x} at offset "
+            f"{err.start})"
+        ) from err
+    try:
+        history = json.loads(text)
+    except ValueError as err:
         raise UsageError(f"--history {path}: cannot read it as JSON ({err})") from err
     ok = isinstance(history, list) and all(
         isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
@@ -220,6 +250,13 @@ def _read_history(path: Path | None) -> list[dict[str, str]]:
     )
     if not ok:
         raise UsageError('--history must be a JSON list of {"role": "user"|"assistant", "content": "..."}')
+    for number, turn in enumerate(history, start=1):
+        limit = max_chars if turn["role"] == "user" else 10 * max_chars
+        if len(turn["content"]) > limit:
+            raise UsageError(
+                f"--history turn {number} ({turn['role']}) has {len(turn['content'])} characters; "
+                f"the limit is {limit} (RAG_MAX_QUESTION_CHARS)"
+            )
     return history
 
 
@@ -231,10 +268,10 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:
-        question = check_question(args.question, settings.max_question_chars)
+        question = check_question(_valid_text(args.question, "the question"), settings.max_question_chars)
     except QuestionError as err:
-        raise UsageError(str(err)) from err
-    history = _read_history(args.history)
+        raise UsageError(f"{err} (RAG_MAX_QUESTION_CHARS)" if "limit" in str(err) else str(err)) from err
+    history = _read_history(args.history, settings.max_question_chars)
     filters = _parse_filters(args.filter)
     pipeline = factory.make_pipeline(settings, say=_say)
     answer = None

@@ -1,6 +1,7 @@
 """The command line's handling of bad input: exit 2, one line, no traceback."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,11 @@ def run(*args, env_dir):
         (["ask", ""], "question is empty"),
         (["ask", "y" * 2500], "the limit is 2000"),
         (["ask", "why?", "--history", "/no/such.json"], "cannot read it as JSON"),
+        (["ask", "   \t  "], "question is empty"),
+        (["ask", "\x01\x02\x7f\x1b\u200b"], "question is empty"),
+        (["ask", "x" * 100_000], "the question has 100000 characters; the limit is 2000 (RAG_MAX_QUESTION_CHARS)"),
+        (["ask", os.fsdecode(b"caf\xff?")], "the question is not valid UTF-8 text (byte 0xff at character 3)"),
+        (["search", os.fsdecode(b"camps \xc3\x28")], "the query is not valid UTF-8 text (byte 0xc3 at character 6)"),
         (["eval", "run", "--dataset", "/no/such.jsonl", "--out", "x"], "is not a file"),
         (
             ["eval", "compare", "--dataset", "eval/data/dev.jsonl", "--out", "x", "--config", "nope=1"],
@@ -91,3 +97,52 @@ def test_corrupt_index_is_one_line_exit_1(tmp_path, embedder, monkeypatch):
     assert result.returncode == 1
     assert "does not match its checksum" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "cannot read it as JSON (Expecting value"),
+        (b"{role: user}", "cannot read it as JSON"),
+        (b'[{"role": "user", "content": "caf\xff"}]', "not UTF-8 text (byte 0xff at offset 33)"),
+        (b'{"role": "user", "content": "hi"}', "--history must be a JSON list"),
+        (b'["hi", "there"]', "--history must be a JSON list"),
+        (b'[{"role": "user", "content": 5}]', "--history must be a JSON list"),
+        (b'[{"content": "hi"}]', "--history must be a JSON list"),
+        (
+            json.dumps([{"role": "user", "content": "q" * 5000}]).encode(),
+            "--history turn 1 (user) has 5000 characters; the limit is 2000 (RAG_MAX_QUESTION_CHARS)",
+        ),
+        (b"[" + b'{"role": "assistant", "content": "ok"},' * 40_000 + b"]", "bytes; the limit is 1000000"),
+    ],
+)
+def test_bad_history_files_exit_2_before_any_model_loads(tmp_path, monkeypatch, capsys, content, message):
+    def no_models(*_args, **_kwargs):
+        raise AssertionError("bad input must be refused before models load")
+
+    monkeypatch.setattr("rag.factory.make_pipeline", no_models)
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "idx"))
+    history = tmp_path / "turns.json"
+    history.write_bytes(content)
+    assert cli.main(["ask", "why?", "--history", str(history)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_a_valid_history_reaches_the_pipeline(tmp_path, monkeypatch, capsys):
+    from rag.types import Answer
+
+    seen = {}
+
+    class Recorder:
+        def stream(self, question, history, filters):
+            seen.update(question=question, history=history)
+            yield Answer(question, "The report does not answer this question.", True, (), (), {})
+
+    monkeypatch.setattr("rag.factory.make_pipeline", lambda settings, say: Recorder())
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "idx"))
+    turns = [{"role": "user", "content": "Who is trafficked?"}, {"role": "assistant", "content": "Workers [1]."}]
+    history = tmp_path / "turns.json"
+    history.write_text(json.dumps(turns), encoding="utf-8")
+    assert cli.main(["ask", "  What about \x1b[31mchildren?\x07 ", "--history", str(history)]) == 0
+    assert seen == {"question": "What about [31mchildren?", "history": turns}
