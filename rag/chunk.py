@@ -66,8 +66,10 @@ def _paragraph_units(doc: Document, max_chars: int) -> list[list[Span]]:
                 continue
             result.append(pending + units)
             pending = []
-    if pending:
-        result.append(pending)
+        # A heading never joins a paragraph of the next span: the chunk would take in the furniture between.
+        if pending:
+            result.append(pending)
+            pending = []
     return result
 
 

@@ -1,0 +1,179 @@
+"""Property-based tests: the chunker and the citation resolver on arbitrary text.
+
+Invariants: offsets are exact (`doc.text[start:end] == text`), chunks cover the indexed
+text in order, every quote is `doc.text[quote_start:quote_end]`, and nothing raises.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from rag.answer import QuestionError, check_question
+from rag.chunk import chunk_document
+from rag.cite import MARKER, resolve, split_claims
+from rag.context import ContextItem
+from rag.ingest import content_spans
+from rag.sentences import paragraphs, sentences
+from rag.types import Document
+
+# Pieces that exercise the rules: initialisms, abbreviations, furniture lines, headings,
+# markers, quotes, odd whitespace and non-ASCII letters.
+PIECES = [
+    "The",
+    "camps",
+    "North Korea",
+    "D. P. R. K.",
+    "P. R. C.",
+    "U.S.",
+    "Art.",
+    "Mr.",
+    "e.g.",
+    "2007",
+    "150,000",
+    ".",
+    "?",
+    "!",
+    "...",
+    ",",
+    '"',
+    "\u201c",
+    "\u201d",
+    "(",
+    ")",
+    "[1]",
+    "[2, 3]",
+    "[",
+    "]",
+    "\n",
+    "\n\n",
+    "\r\n",
+    "\t",
+    " ",
+    "\u00a0",
+    "\u2028",
+    "\x0b",
+    "\x0c",
+    "Last Updated: 2007\n",
+    "Search Refworld\n",
+    "Cite as x\n",
+    "# Heading\n\n",
+    "Overseas work\n\n",
+    "Publisher Some Ministry\n",
+    "not",
+    "no",
+    "é",
+    "İ",
+    "ß",
+    "\U0001f600",
+]
+report_text = st.lists(st.sampled_from(PIECES) | st.text(max_size=6), max_size=120).map(" ".join)
+any_text = st.text(max_size=400) | report_text
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def doc_of(text: str) -> Document:
+    return Document(doc_id="d", text=text, spans=tuple(content_spans(text)), title="T", country="North Korea")
+
+
+def assert_ordered_trimmed_spans(text: str, spans: list[tuple[int, int]], start: int, end: int) -> None:
+    for s, e in spans:
+        assert start <= s < e <= end
+        assert not text[s].isspace() and not text[e - 1].isspace()
+    for (_, e1), (s2, _) in pairwise(spans):
+        assert e1 <= s2
+    covered = "".join(text[s:e] for s, e in spans)
+    assert "".join(covered.split()) == "".join(text[start:end].split())
+
+
+@FUZZ
+@given(any_text)
+@example("Heading\nLast Updated: x\nBody text.")
+@example("a.\u2028B")
+def test_sentences_and_paragraphs_partition_any_text(text):
+    assert_ordered_trimmed_spans(text, paragraphs(text), 0, len(text))
+    for p_start, p_end in paragraphs(text):
+        assert_ordered_trimmed_spans(text, sentences(text, p_start, p_end), p_start, p_end)
+    assert_ordered_trimmed_spans(text, sentences(text), 0, len(text))
+
+
+@FUZZ
+@given(any_text, st.integers(20, 700), st.integers(0, 3))
+@example("Heading\nLast Updated: x\nBody text.", 600, 1)
+@example("Overseas work\n\nSearch Refworld\nWorkers go abroad.", 600, 1)
+def test_chunks_are_exact_ordered_and_cover_the_indexed_text(text, max_chars, overlap):
+    doc = doc_of(text)
+    chunks = chunk_document(doc, max_chars=max_chars, overlap=overlap)
+    for c in chunks:
+        assert doc.text[c.start : c.end] == c.text
+        assert c.text and not c.text[0].isspace() and not c.text[-1].isspace()
+        assert len(c.text) <= max_chars
+        # Furniture between spans is never indexed: a chunk lies inside one span.
+        assert any(s <= c.start and c.end <= e for s, e in doc.spans), (c.start, c.end, doc.spans)
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+    assert [c.end for c in chunks] == sorted(c.end for c in chunks)
+    assert [c.paragraph for c in chunks] == sorted(c.paragraph for c in chunks)
+    assert len({c.chunk_id for c in chunks}) == len(chunks)
+    covered = bytearray(len(text))
+    for c in chunks:
+        covered[c.start : c.end] = b"\x01" * (c.end - c.start)
+    missing = [i for s, e in doc.spans for i in range(s, e) if not covered[i] and not text[i].isspace()]
+    assert missing == []
+
+
+def context_items(doc: Document, max_chars: int = 200) -> list[ContextItem]:
+    """Every sentence of every chunk, numbered from 1, as the prompt would list them."""
+    items = []
+    for chunk in chunk_document(doc, max_chars=max_chars, overlap=1):
+        for s, e in sentences(doc.text, chunk.start, chunk.end):
+            items.append(ContextItem(len(items) + 1, chunk, s, e, doc.text[s:e], 0.0, 0.0))
+    return items
+
+
+def drafts(source_text: str):
+    """Answer drafts: arbitrary text, or sentences taken from the source, with markers of any number."""
+    marker = st.integers(0, 12).map(lambda n: f" [{n}]")
+    copied = st.sampled_from([source_text[s:e] for s, e in sentences(source_text)] or ["Nothing."])
+    piece = st.tuples(copied | any_text, st.lists(marker, max_size=2).map("".join), st.sampled_from(["", ".", " "]))
+    return st.lists(piece, max_size=4).map(lambda parts: " ".join(a + m + p for a, m, p in parts))
+
+
+@FUZZ
+@given(st.data(), report_text, st.text(max_size=80))
+def test_citations_quote_exact_spans_of_the_document(data, text, question):
+    doc = doc_of(text)
+    items = context_items(doc)
+    draft = data.draw(drafts(text))
+    claims = split_claims(draft)
+    for claim in claims:
+        assert all(isinstance(n, int) and n >= 0 for n in claim.cited)
+        assert claim.text or claim.cited
+        assert MARKER.search(claim.text) is None
+    resolved, citations = resolve(claims, items, {doc.doc_id: doc}, question)
+    assert [claim for claim, _ in resolved] == claims
+    numbers = [c.n for c in citations]
+    assert len(numbers) == len(set(numbers))
+    item_numbers = {it.n for it in items}
+    for c in citations:
+        assert doc.text[c.quote_start : c.quote_end] == c.quote
+        assert c.chunk.start <= c.quote_start < c.quote_end <= c.chunk.end
+        if c.supported:
+            assert c.n in item_numbers
+        else:
+            assert c.n > max(item_numbers, default=0)  # never borrows a valid source's number
+    for _, cites in resolved:
+        assert all(c in citations for c in cites)
+
+
+@FUZZ
+@given(st.text(max_size=300), st.integers(10, 200))
+def test_check_question_cleans_or_refuses(question, limit):
+    try:
+        cleaned = check_question(question, limit)
+    except QuestionError as err:
+        assert "empty" in str(err) or f"the limit is {limit}" in str(err)
+        return
+    assert cleaned and cleaned == cleaned.strip() and len(cleaned) <= limit
+    assert all(ch.isprintable() or ch in "\n\t" for ch in cleaned)
