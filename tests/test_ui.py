@@ -115,7 +115,9 @@ def test_healthz_reports_the_loaded_models_and_index(client, service):
         "chunks": len(service.pipeline.retriever.index.chunks),
         "embedder": "fake-hash",
         "generator": "ScriptedGenerator",
+        "reports": [{"doc_id": d.doc_id, "title": d.title} for d in service.documents],
     }
+    assert {r["title"] for r in body["reports"]} >= {EVIL_TITLE}
 
 
 def test_page_is_served_with_the_chat(client):

@@ -150,6 +150,7 @@ def add_routes(app: FastAPI, service: AnswerService, settings: Settings) -> None
             "chunks": len(retriever.index.chunks),
             "embedder": retriever.embedder.name,
             "generator": type(service.pipeline.generator).__name__,
+            "reports": [{"doc_id": d.doc_id, "title": d.title} for d in service.documents],
         }
 
     @app.get("/widget.js")

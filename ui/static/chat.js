@@ -2,6 +2,10 @@
   // A click on an answer's [n] shows that answer's sources and highlights card n.
   if (window.__reportRagCitations) return;
   window.__reportRagCitations = true;
+  // Inside the widget's panel the panel's own bar names the chat, so the page header is dropped.
+  if (new URLSearchParams(window.location.search).get("embed") === "1") {
+    document.documentElement.classList.add("rr-embedded");
+  }
   document.addEventListener(
     "click",
     (event) => {
