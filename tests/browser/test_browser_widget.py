@@ -53,6 +53,9 @@ def site(app_url, service):
     pages = {
         "/plain.html": host_page(app_url),
         "/widget.html": host_page(app_url, one_line),
+        "/left-open.html": host_page(
+            app_url, f'<script src="{app_url}/widget.js" data-position="bottom-left" data-open="true" defer></script>'
+        ),
         "/iframe.html": host_page(app_url, f'<iframe src="{app_url}/" width="900" height="800"></iframe>'),
         "/component.html": host_page(
             app_url,
@@ -177,3 +180,26 @@ def test_clear_chat_and_examples(page, app_url):
     page.locator("#rr-clear").click()
     page.locator(CITATION_LINK).first.wait_for(state="detached")
     assert "Sources appear here" in page.locator("#rr-sources").inner_text()
+
+
+def test_widget_position_and_initial_state_come_from_data_attributes(page, site):
+    page.goto(f"{site}/left-open.html")
+    panel = page.locator("report-rag-widget .panel")
+    expect(panel).to_be_visible()  # data-open="true"
+    page.frame_locator("report-rag-widget iframe").locator("#rr-question textarea").wait_for()
+    launcher = page.locator("report-rag-widget .launcher").bounding_box()
+    assert launcher and launcher["x"] < 100  # data-position="bottom-left"
+    assert page.locator("report-rag-widget .bar span").inner_text() == "Ask the report"  # the default title
+    page.locator("report-rag-widget .close").click()
+    expect(panel).to_be_hidden()
+
+
+def test_too_long_question_is_refused_with_the_limit_and_kept(page, app_url):
+    page.goto(app_url)
+    long_question = "Why " * 600
+    box = page.locator("#rr-question textarea")
+    box.fill(long_question)
+    box.press("Enter")
+    expect(page.locator(".toast-body").first).to_contain_text("the limit is 2000")
+    assert box.input_value() == long_question  # nothing typed is lost
+    assert page.locator("#rr-chat .message").count() == 0
