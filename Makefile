@@ -65,5 +65,12 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# Benchmarks (not part of `make test`): tables in docs/bench.md, plot in docs/bench.png.
+# A quicker subset: make bench BENCH_SIZES=1k,10k BENCH_PARTS=retrieval,answer
+BENCH_SIZES ?= 1k,10k,100k,1M
+BENCH_PARTS ?= answer,build,retrieval,cold_start
+bench: setup
+	$(PY) -m bench --sizes $(BENCH_SIZES) --parts $(BENCH_PARTS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

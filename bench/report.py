@@ -1,0 +1,259 @@
+"""docs/bench.md (tables) and docs/bench.png (plot) from the JSON the benchmark parts wrote."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def load(folder: Path, name: str) -> dict | None:
+    path = folder / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def table(header: list[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table.
+
+    >>> print(table(["a", "b"], [[1, None]]))
+    | a | b |
+    |---|---|
+    | 1 | – |
+    """
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join("–" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def size_label(n: int) -> str:
+    """1000 -> '1k', 1000000 -> '1M', 2500 -> '2500'.
+
+    >>> [size_label(n) for n in (1000, 100000, 1000000, 2500)]
+    ['1k', '100k', '1M', '2500']
+    """
+    if n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    if n % 1000 == 0:
+        return f"{n // 1000}k"
+    return str(n)
+
+
+def ms(summary: dict) -> str:
+    return f"{summary['p50']:.1f} / {summary['p95']:.1f}"
+
+
+def answer_section(data: dict) -> str:
+    s = data["summary"]
+    if not s.get("generated"):
+        return "## Answer latency\n\nNo question reached generation.\n"
+    rows = []
+    for side, label in (
+        ("pipeline", "whole pipeline (`make_pipeline().stream()`)"),
+        ("bare", "bare model, same messages"),
+    ):
+        d = s[side]
+        rows.append(
+            [
+                label,
+                f"{d['first_token_s']['p50']:.2f} / {d['first_token_s']['p95']:.2f}",
+                f"{d['total_s']['p50']:.2f} / {d['total_s']['p95']:.2f}",
+                f"{d['tokens_per_s']['p50']:.1f}",
+                f"{d['tokens']['p50']:.0f}",
+            ]
+        )
+    pt = s.get("prompt_tokens")
+    return (
+        "## Answer latency (shipped report)\n\n"
+        f"{s['generated']} of the {data['questions']} answerable questions of `eval/data/dev.jsonl` reached "
+        f"generation ({s['abstained_without_generating']} abstained before it); models loaded in "
+        f"{data['load_s']} s. Median / p95 in seconds.\n\n"
+        + table(["run", "first token", "total", "tokens/s (median)", "tokens (median)"], rows)
+        + "\n\n"
+        + (f"Prompt tokens: median {pt['p50']:.0f}, p95 {pt['p95']:.0f}.  " if pt else "")
+        + f"**Overhead ratio** (pipeline total / bare total, median over questions): "
+        f"**{s['overhead_ratio_median']}** (ratio of the medians: {s['overhead_ratio_of_medians']}; "
+        f"first token: {s['first_token_ratio_median']}). Target: <= 1.05.\n"
+    )
+
+
+def build_section(data: dict) -> str:
+    rows = [
+        [
+            r["case"],
+            r["documents"],
+            r["chunks"],
+            r["embedded"],
+            r["reused"],
+            r["build_s"],
+            r["chunks_per_s"],
+            r["embedded_per_s"],
+            r["peak_rss_mb"],
+            r["index_mb"],
+        ]
+        for r in data["rows"]
+    ]
+    return (
+        "## Index build\n\n"
+        "Each build in its own process (peak RSS includes the embedder, ~0.5 GB for MiniLM). "
+        "`hashing` builds use a model-free hashing embedder, so they time everything except embedding.\n\n"
+        + table(
+            [
+                "case",
+                "docs",
+                "chunks",
+                "embedded",
+                "reused",
+                "seconds",
+                "chunks/s",
+                "embedded/s",
+                "peak RSS MB",
+                "index MB",
+            ],
+            rows,
+        )
+        + "\n"
+    )
+
+
+def retrieval_section(data: dict) -> str:
+    rows = []
+    for r in data["rows"]:
+        rows.append(
+            [
+                size_label(r["chunks"]),
+                r["vectors"],
+                r["dense_kind"],
+                ms(r["dense_ms"]),
+                ms(r["bm25_ms"]),
+                ms(r["hybrid_ms"]),
+                ms(r["hybrid_filter_report_ms"]),
+                ms(r["hybrid_filter_country_ms"]),
+                f"{r['embed_query_ms']['p50']:.1f}",
+                r["dense_recall_at_40"],
+                r["dense_recall_filtered_at_40"],
+                f"{r['dense_build_s']} / {r['bm25_build_s']}",
+            ]
+        )
+    return (
+        "## Retrieval latency\n\n"
+        f"{data['queries']} queries (the answerable questions of both sets), k = {data['k']}, each embedded on "
+        "every search as `rag search` does. p50 / p95 in ms. *filter: report* keeps one report (20 chunks), "
+        "*filter: country* about 10% of the corpus. Recall: share of the exact top-40 dense neighbours "
+        "(the hybrid candidate depth) that the index returns, unfiltered and with the country filter. "
+        "`synthesized` vectors are the mean of the chunk's sentences' real embeddings plus noise, "
+        "normalised (embedding that many chunks here would take hours); the synthetic corpus reuses the "
+        "report's 36 sentences, so every query term is frequent and BM25 posting lists are longer than in "
+        "a real corpus of that size.\n\n"
+        + table(
+            [
+                "chunks",
+                "vectors",
+                "FAISS",
+                "dense",
+                "BM25",
+                "hybrid",
+                "hybrid, filter: report",
+                "hybrid, filter: country",
+                "query embedding p50",
+                "dense recall@40",
+                "filtered recall@40",
+                "build s (FAISS / BM25)",
+            ],
+            rows,
+        )
+        + "\n"
+    )
+
+
+def cold_section(data: dict) -> str:
+    rows = [
+        [
+            "`rag serve` until `/healthz` is ok",
+            data["ready_s_median"],
+            ", ".join(str(s["ready_s"]) for s in data["serve"]),
+        ],
+        [
+            "`rag serve` until its first `/api/ask` answer",
+            data.get("first_api_answer_s_median"),
+            ", ".join(str(s["first_api_answer_s"]) for s in data["serve"]),
+        ],
+        ["`rag ask` (process start to answer printed)", data["ask_s_median"], ", ".join(map(str, data["ask_s"]))],
+    ]
+    gen = data["serve"][0].get("generator") if data["serve"] else None
+    return (
+        "## Cold start (index already built)\n\n"
+        f"Building the index the first time took {data['first_index_build_s']} s. "
+        f"`/healthz` reported generator: `{gen}`.\n\n" + table(["from process start", "median s", "runs"], rows) + "\n"
+    )
+
+
+def plot(folder: Path, out: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    retrieval, answer = load(folder, "retrieval"), load(folder, "answer")
+    if not retrieval and not answer:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    if retrieval:
+        ax = axes[0]
+        xs = [r["chunks"] for r in retrieval["rows"]]
+        for key, label in (
+            ("dense_ms", "dense"),
+            ("bm25_ms", "BM25"),
+            ("hybrid_ms", "hybrid"),
+            ("hybrid_filter_report_ms", "hybrid, one report"),
+            ("hybrid_filter_country_ms", "hybrid, 10% (country)"),
+        ):
+            ax.plot(xs, [r[key]["p50"] for r in retrieval["rows"]], marker="o", label=label)
+        ax.axhline(30, color="grey", linestyle="--", linewidth=1, label="30 ms target")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("chunks")
+        ax.set_ylabel("p50 latency (ms)")
+        ax.set_title("Retrieval latency")
+        ax.legend(fontsize=8)
+    if answer and answer["summary"].get("generated"):
+        ax = axes[1]
+        s = answer["summary"]
+        labels = ["first token", "total"]
+        for i, side in enumerate(("pipeline", "bare")):
+            vals = [s[side]["first_token_s"]["p50"], s[side]["total_s"]["p50"]]
+            ax.bar([j + i * 0.38 for j in range(2)], vals, width=0.38, label=side)
+        ax.set_xticks([j + 0.19 for j in range(2)], labels)
+        ax.set_ylabel("median seconds")
+        ax.set_title(f"Answer latency (overhead ratio {s['overhead_ratio_median']})")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def write(folder: Path, md: Path, png: Path) -> None:
+    parts = []
+    machine = None
+    for name, section in (
+        ("answer", answer_section),
+        ("build", build_section),
+        ("retrieval", retrieval_section),
+        ("cold_start", cold_section),
+    ):
+        data = load(folder, name)
+        if data:
+            machine = machine or data["machine"]
+            parts.append(section(data))
+    if not parts:
+        raise SystemExit(f"no benchmark results in {folder}")
+    m = machine or {}
+    head = (
+        "# Benchmarks\n\n"
+        "Written by `make bench` (`python -m bench`); raw figures in `docs/bench/*.json`. "
+        f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('ram_gib')} GiB RAM, Python {m.get('python')}. "
+        "The machine was shared with other work while these ran, so timings are noisy "
+        f"(load average at the start of the last part: {m.get('load_avg')}).\n\n"
+    )
+    has_plot = plot(folder, png)
+    md.write_text(head + ("![benchmarks](bench.png)\n\n" if has_plot else "") + "\n".join(parts), encoding="utf-8")

@@ -1,0 +1,91 @@
+"""The benchmarks' non-timing logic: percentiles, synthetic corpora, sizes and tables."""
+
+import numpy as np
+import pytest
+
+from bench.corpus import COUNTRIES, memory_corpus, report_sentences, synthetic_report, synthetic_vectors, write_reports
+from bench.report import size_label, table
+from bench.retrieval import parse_size
+from bench.stats import percentile, summarize
+from rag.retrieve import Retriever
+from rag.store import ChunkingConfig, build_index, load_index
+
+
+@pytest.mark.parametrize("q", [0, 10, 50, 90, 95, 100])
+def test_percentile_matches_numpy(q):
+    values = [5.0, 1.0, 9.0, 3.0, 7.0, 2.0, 8.0]
+    assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
+
+
+def test_percentile_refuses_nothing_and_out_of_range():
+    with pytest.raises(ValueError):
+        percentile([], 50)
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+    assert summarize([4.0]).p95 == 4.0
+
+
+def test_sizes_round_trip():
+    for text in ("1k", "10k", "100k", "1M", "2500"):
+        assert size_label(parse_size(text)) == text
+    assert table(["x"], [[None]]).splitlines()[-1] == "| – |"
+
+
+def test_report_sentences_are_body_sentences_of_the_shipped_report(report):
+    pool = report_sentences()
+    assert len(pool) > 20
+    assert all(s in report.text and s.endswith(".") for s in pool)
+    assert not any(s.startswith(("Publisher", "Author", "Publication Date")) for s in pool)
+
+
+def test_synthetic_reports_are_deterministic_and_use_only_report_sentences():
+    pool = report_sentences()
+    one = synthetic_report(7, pool)
+    assert one == synthetic_report(7, pool)
+    assert one != synthetic_report(8, pool)
+    assert one != synthetic_report(7, pool, seed=1)
+    body = one.split(f"(Tier {1 + 7 % 3})\n\n", 1)[1]
+    assert all(body.count(s) == 1 for s in pool)
+    rest = body
+    for s in sorted(pool, key=len, reverse=True):
+        rest = rest.replace(s, "")
+    assert rest.strip() == ""
+
+
+def test_memory_corpus_offsets_are_exact_and_deterministic():
+    pool = report_sentences()
+    corpus = memory_corpus(105, pool, seed=3, per_doc=20)
+    assert len(corpus.chunks) == 105 and len(corpus.documents) == 6
+    assert memory_corpus(105, pool, seed=3, per_doc=20) == corpus
+    for chunk, members in zip(corpus.chunks, corpus.members, strict=True):
+        doc = corpus.documents[chunk.doc_id]
+        assert doc.text[chunk.start : chunk.end] == chunk.text == " ".join(pool[i] for i in members)
+        assert chunk.title == doc.title and doc.country in COUNTRIES
+
+
+def test_synthetic_vectors_are_unit_deterministic_and_near_their_sentences():
+    rng = np.random.default_rng(0)
+    sentence_vectors = rng.normal(size=(10, 32)).astype(np.float32)
+    sentence_vectors /= np.linalg.norm(sentence_vectors, axis=1, keepdims=True)
+    members = [(0, 1), (2, 3, 4), (5,)]
+    vectors = synthetic_vectors(members, sentence_vectors, noise=0.1)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(vectors, synthetic_vectors(members, sentence_vectors, noise=0.1))
+    assert int(np.argmax(sentence_vectors @ vectors[2])) == 5
+
+
+def test_many_reports_filter_by_country_and_reuse_vectors_when_one_changes(tmp_path, embedder):
+    folder = tmp_path / "reports"
+    paths = write_reports(folder, 12, report_sentences())
+    first = build_index(tmp_path / "index", [folder], embedder, ChunkingConfig(600, 1)).index
+    assert len(first.documents) == 12
+    hits = Retriever(first, embedder).search("forced labor camps", k=5, filters={"country": COUNTRIES[3]})
+    titles = {h.chunk.title for h in hits}
+    assert titles == {f"Synthetic Report 00003 - {COUNTRIES[3]}"}
+    paths[0].write_text(paths[0].read_text(encoding="utf-8") + "\nA sentence added later.\n", encoding="utf-8")
+    again = build_index(
+        tmp_path / "index", [folder], embedder, ChunkingConfig(600, 1), previous=load_index(tmp_path / "index")
+    )
+    changed = [c for c in again.index.chunks if c.doc_id not in first.documents]
+    assert changed and again.embedded == len(changed)
+    assert again.reused == len(again.index.chunks) - len(changed)
