@@ -1,12 +1,22 @@
 """The chat, the widget and the embeds in headless Chromium, against a server with a scripted generator."""
 
 import re
+import time
+from dataclasses import replace
 
 import pytest
 from playwright.sync_api import expect
 
 from rag.settings import Settings
-from tests.browser.support import EVIL_TITLE, PRISON_QUESTION, chromium, fake_pipeline, running, static_site
+from tests.browser.support import (
+    EVIL_TITLE,
+    PRISON_QUESTION,
+    PRISON_REPLY,
+    chromium,
+    fake_pipeline,
+    running,
+    static_site,
+)
 from ui.app import create_app
 from ui.service import AnswerService
 
@@ -22,6 +32,14 @@ STYLE_PROBE = """() => [...document.querySelectorAll('body, h1, p, button.host, 
   const s = getComputedStyle(el);
   return [el.tagName, s.fontFamily, s.color, s.backgroundColor, s.fontSize, s.lineHeight, s.margin, s.boxSizing];
 })"""
+
+
+# True while the latest answer shows some words but not yet all, and no citation link.
+STREAMING_PROBE = """() => {
+  const bots = document.querySelectorAll("#rr-chat .message.bot, #rr-chat [data-testid='bot']");
+  const text = bots.length ? bots[bots.length - 1].innerText : "";
+  return text.includes("Inmates") && !text.includes("crops") && !document.querySelector('a[href^="#rr-src-"]');
+}"""
 
 
 def host_page(base: str, script: str = "") -> str:
@@ -203,3 +221,37 @@ def test_too_long_question_is_refused_with_the_limit_and_kept(page, app_url):
     expect(page.locator(".toast-body").first).to_contain_text("the limit is 2000")
     assert box.input_value() == long_question  # nothing typed is lost
     assert page.locator("#rr-chat .message").count() == 0
+
+
+def test_report_filter_limits_the_sources_to_the_chosen_report(page, app_url):
+    page.goto(app_url)
+    page.locator("#rr-report input").click()
+    page.get_by_role("option", name=EVIL_TITLE).click()
+    ask(page, PRISON_QUESTION)
+    sources = page.locator("#rr-sources")
+    expect(sources).to_contain_text("The report does not answer this question.")
+    assert EVIL_TITLE in sources.inner_text()  # the related passage, its markup shown as text
+    assert "U.S. Department of State" not in sources.inner_text()
+
+
+class SlowGenerator:
+    """Writes the prison-labour answer a word every 0.3 s, so streaming can be watched."""
+
+    def generate(self, messages, options):
+        for word in PRISON_REPLY.split(" "):
+            time.sleep(0.3)
+            yield word + " "
+
+
+def test_answer_streams_before_its_citations_arrive(browser, tmp_path):
+    pipeline = replace(fake_pipeline(tmp_path), generator=SlowGenerator())
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        with running(create_app(AnswerService(pipeline), Settings())) as url:
+            page.goto(url)
+            ask(page, PRISON_QUESTION)
+            page.wait_for_function(STREAMING_PROBE, timeout=20_000)
+            page.locator(CITATION_LINK).first.wait_for(timeout=20_000)
+    finally:
+        context.close()
