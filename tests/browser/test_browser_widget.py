@@ -255,3 +255,18 @@ def test_answer_streams_before_its_citations_arrive(browser, tmp_path):
             page.locator(CITATION_LINK).first.wait_for(timeout=20_000)
     finally:
         context.close()
+
+
+def test_follow_up_keeps_the_conversation_and_older_citations_stay_clickable(page, app_url, service):
+    page.goto(app_url)
+    ask(page, PRISON_QUESTION)
+    expect(page.locator(CITATION_LINK)).to_have_count(1)
+    ask(page, "And what else do they endure there?")
+    expect(page.locator("#rr-sources .rr-turn[data-turn='1']")).to_be_visible()
+    assert PRISON_QUESTION in service.pipeline.generator.last_user_message  # the history reached the pipeline
+    first = page.locator('#rr-chat a[href^="#rr-src-0-"]')
+    first.click()
+    expect(page.locator("#rr-sources .rr-turn[data-turn='0']")).to_be_visible()
+    expect(page.locator("#rr-sources .rr-turn[data-turn='1']")).to_be_hidden()
+    href = first.get_attribute("href") or ""
+    expect(page.locator(f"{href}.rr-active mark")).to_contain_text("logging, mining, and tending crops")
