@@ -180,6 +180,13 @@ def test_gradio_client_ask_and_search(service):
         client = Client(url, verbose=False)
         body = client.predict(question=PRISON_QUESTION, history=[], filters=None, api_name="/ask")
         assert_contract_answer(body, PRISON_QUESTION)
+        history = [
+            {"role": "user", "content": "Who is held in the camps?"},
+            {"role": "assistant", "content": "Critics."},
+        ]
+        follow_up = client.predict(question=PRISON_QUESTION, history=history, filters=None, api_name="/ask")
+        assert_contract_answer(follow_up, PRISON_QUESTION)
+        assert "Who is held in the camps?" in service.pipeline.generator.last_user_message
         with pytest.raises(AppError, match="the question is empty"):
             client.predict(question="  ", history=[], filters=None, api_name="/ask")
         html = client.predict("logging mining tending crops", api_name="/search")

@@ -128,3 +128,19 @@ def test_page_is_served_with_the_chat(client):
     ids = {c.get("props", {}).get("elem_id") for c in config["components"]}
     assert {"rr-chat", "rr-question", "rr-sources", "rr-clear", "rr-report"} <= ids
     assert EVIL_TITLE not in response.text  # the raw markup never reaches the page unescaped
+
+
+def test_a_quote_outside_its_passage_is_still_shown_highlighted(answer):
+    from dataclasses import replace
+
+    (citation,) = answer.citations
+    moved = replace(citation, quote_start=citation.chunk.end + 10, quote_end=citation.chunk.end + 20)
+    assert highlighted_passage(moved) == f"<mark>{escape(citation.quote)}</mark>"
+
+
+def test_markers_without_a_citation_stay_plain_text(answer):
+    from dataclasses import replace
+
+    (citation,) = answer.citations
+    odd = replace(answer, text=f"One [{citation.n}]. Two [9].")
+    assert answer_markdown(odd, 0) == f"One [\\[{citation.n}\\]](#rr-src-0-{citation.n}). Two \\[9\\]."
