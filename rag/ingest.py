@@ -36,6 +36,7 @@ _TIER = re.compile(
     r"^[ \t]*(?P<country>[A-Z][^\n()]{1,60}?)[ \t]*\((?P<tier>Tier [0-9][A-Za-z ]*)\)[ \t]*$", re.MULTILINE
 )
 _META_KEYS = ("title", "publisher", "author", "date", "country")
+_SIDECAR_MAX_BYTES = 1_000_000
 # Sentences written to a language model rather than to a reader: orders to drop the prompt's
 # instructions, role labels, chat-template tokens. Official reports have no use for them.
 _INSTRUCTION = re.compile(
@@ -93,6 +94,9 @@ def load_documents(
     for path in discover(paths):
         try:
             check_allowed(path, roots)
+            side = sidecar_path(path)
+            if side is not None:
+                check_allowed(side, roots)
             doc = load_document(path, max_bytes)
         except IngestError as err:
             log.warning("skipped %s: %s", path, err)
@@ -309,13 +313,21 @@ def _pdf_text(raw: bytes) -> tuple[str, dict[str, str]]:
     return "\n\n".join(p.strip() for p in pages if p.strip()), meta
 
 
+def sidecar_path(path: Path) -> Path | None:
+    """The metadata sidecar of a file (`NAME.ext.meta.json` or `NAME.meta.json`), if there is one."""
+    for side in (path.with_name(path.name + ".meta.json"), path.with_suffix(".meta.json")):
+        if side.exists():
+            return side
+    return None
+
+
 def _sidecar(path: Path) -> dict[str, str]:
-    side = path.with_name(path.name + ".meta.json")
-    if not side.exists():
-        side = path.with_suffix(".meta.json")
-    if not side.exists():
+    side = sidecar_path(path)
+    if side is None:
         return {}
     try:
+        if side.stat().st_size > _SIDECAR_MAX_BYTES:
+            raise IngestError(f"metadata sidecar {side.name} is over {_SIDECAR_MAX_BYTES} bytes")
         data = json.loads(side.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise IngestError(f"metadata sidecar {side.name} is not valid JSON ({err})") from err
