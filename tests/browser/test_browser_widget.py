@@ -270,3 +270,27 @@ def test_follow_up_keeps_the_conversation_and_older_citations_stay_clickable(pag
     expect(page.locator("#rr-sources .rr-turn[data-turn='1']")).to_be_hidden()
     href = first.get_attribute("href") or ""
     expect(page.locator(f"{href}.rr-active mark")).to_contain_text("logging, mining, and tending crops")
+
+
+FETCH_PROBE = """async (url) => {
+  try { await fetch(url, {method: "POST", headers: {"Content-Type": "application/json"}, body: "{}"}); return "read"; }
+  catch (err) { return "blocked"; }
+}"""
+
+
+def test_origins_outside_the_allow_list_can_neither_frame_nor_call_it(browser, service):
+    closed = create_app(service, Settings(allowed_origins=("https://only.example",)))
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        with running(closed) as app, static_site({"/": host_page(app, f'<iframe src="{app}/"></iframe>')}) as site:
+            page.goto(f"{site}/")
+            assert page.evaluate(FETCH_PROBE, f"{app}/api/ask") == "blocked"
+            page.wait_for_timeout(2000)
+            assert page.frame_locator("iframe").locator("#rr-question").count() == 0
+            # The same chat opened directly (its own origin) works.
+            page.goto(f"{app}/")
+            page.locator("#rr-question textarea").wait_for()
+            assert page.evaluate(FETCH_PROBE, f"{app}/api/ask") == "read"
+    finally:
+        context.close()
