@@ -133,7 +133,8 @@ def build_index(
             "dense_kind": dense.kind,
             "n_chunks": len(chunks),
             "inputs": [str(p) for p in inputs],
-            "skipped": {str(item.path): _sha256(item.path) for item in skipped if item.path.is_file()},
+            # Skipped files may be huge or lie outside the allowed folders: note their size and time, never read them.
+            "skipped": {str(item.path): _stat_mark(item.path) for item in skipped if item.path.is_file()},
             "documents": {d.doc_id: {"source": d.source, "sha256": d.sha256, "title": d.title} for d in docs},
             "versions": _versions(),
             "files": {name: _sha256(tmp / name) for name in _FILES} | _tree_hashes(tmp / "bm25", "bm25/"),
@@ -214,9 +215,13 @@ def stale_reason(
     for path in discover(Path(p).resolve() for p in inputs):
         if not path.is_file():
             continue  # a missing input was reported when the index was built
-        if str(path) not in indexed:
+        # A document is recorded under its resolved path, so a symlink inside the corpus finds its target.
+        key = str(path) if str(path) in indexed else str(path.resolve())
+        if key not in indexed:
             return f"{path} is new"
-        if _sha256(path) != indexed[str(path)]:
+        recorded = indexed[key]
+        current = _stat_mark(path) if recorded.startswith("stat:") else _sha256(path)
+        if current != recorded:
             return f"{path} has changed"
     for source in indexed:
         if not Path(source).exists():
@@ -333,6 +338,12 @@ def _write_jsonl(path: Path, rows) -> None:
 def _read_jsonl(path: Path) -> list[dict]:
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def _stat_mark(path: Path) -> str:
+    """A file's size and modification time, for files that are noted but not read."""
+    st = path.stat()
+    return f"stat:{st.st_size}:{st.st_mtime_ns}"
 
 
 def _sha256(path: Path) -> str:

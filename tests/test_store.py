@@ -139,3 +139,31 @@ def test_index_command_adds_paths_and_keeps_earlier_inputs(tmp_path, corpus):
     assert rebuilt.embedded == len(rebuilt.index.chunks)
     only = factory.index_documents(settings, fake, [extra], replace=True, say=lambda _m: None)
     assert len(only.index.documents) == 1
+
+
+def test_skipped_files_are_never_read_to_check_staleness(tmp_path, embedder, corpus, monkeypatch):
+    from rag import store
+    from rag.ingest import IngestLimits
+
+    big = corpus / "huge.txt"
+    with big.open("wb") as f:
+        f.truncate(5_000_000)
+    outside = write(tmp_path / "private", "secret.txt", "Private notes.")
+    (corpus / "leak.txt").symlink_to(outside)
+    limits = IngestLimits(max_bytes=1_000_000)
+    report = build_index(tmp_path / "index", [corpus], embedder, CHUNKING, limits=limits)
+    assert sorted(s.path.name for s in report.skipped) == ["huge.txt", "leak.txt"]
+    hashed: list[str] = []
+    real_sha = store._sha256
+    monkeypatch.setattr(store, "_sha256", lambda path: hashed.append(path.name) or real_sha(path))
+    assert stale_reason(report.index, "fake-hash", CHUNKING, [corpus]) is None
+    assert sorted(hashed) == ["camps.txt", "work.txt"]
+    with big.open("ab") as f:
+        f.write(b"more")
+    assert "huge.txt has changed" in stale_reason(report.index, "fake-hash", CHUNKING, [corpus])
+
+
+def test_symlink_inside_the_corpus_does_not_make_the_index_stale(tmp_path, embedder, corpus):
+    (corpus / "alias.txt").symlink_to(corpus / "camps.txt")
+    index = build(tmp_path, [corpus], embedder).index
+    assert stale_reason(index, "fake-hash", CHUNKING, [corpus]) is None
