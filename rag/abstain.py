@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 
 from rag.cite import numbers
+from rag.context import content_words
 from rag.types import Citation, Hit
 
 
@@ -37,7 +39,7 @@ def grounded(citations: Sequence[Citation]) -> bool:
 
 _QUANTITY_QUESTION = re.compile(r"\bhow (?:many|much)\b", re.IGNORECASE)
 _QUANTITY = re.compile(
-    r"\d|\b(?:unknown|no|none|zero|few|several|most|all|half|dozens?|hundreds?|thousands?|millions?|"
+    r"\d|\b(?:unknown|no|none|zero|few|several|half|dozens?|hundreds?|thousands?|millions?|"
     r"tens|majority|little|one|two|three|four|five|six|seven|eight|nine|ten)\b",
     re.IGNORECASE,
 )
@@ -52,3 +54,43 @@ def lacks_quantity(question: str, answer: str) -> bool:
     False
     """
     return bool(_QUANTITY_QUESTION.search(question)) and not _QUANTITY.search(re.sub(r"\[\d+\]", "", answer))
+
+
+_YES_NO = re.compile(
+    r"^\s*(?:and\s+|so\s+|but\s+)?(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)\b",
+    re.IGNORECASE,
+)
+
+
+def yes_no(question: str) -> bool:
+    """A question answered by yes or no ("Does…", "Is…"), not by a fact ("What…", "Which…").
+
+    >>> yes_no("Does North Korea prosecute traffickers?"), yes_no("Which countries host workers?")
+    (True, False)
+    """
+    return bool(_YES_NO.match(question))
+
+
+def restates(question: str, claims: Sequence[str]) -> bool:
+    """Every sentence only repeats the question's words, in the question's order: nothing was answered.
+
+    "Which NGOs may operate?" -> "International NGOs may operate." adds no fact, while
+    "What ethnicity are the buyers?" -> "The buyers are of Korean ethnicity." pairs words anew.
+    Yes/no questions are exempt: "Yes, it did." restates by design.
+
+    >>> restates("Which international NGOs may operate there?", ["International NGOs may operate there."])
+    True
+    >>> restates("Which NGOs may operate there?", ["NGOs operate under close government scrutiny."])
+    False
+    >>> restates("What ethnicity are the Korean buyers?", ["The Korean buyers are of Korean ethnicity."])
+    False
+    """
+    if yes_no(question):
+        return False
+    asked = content_words(question)
+    asked_pairs = set(pairwise(asked))
+    for claim in claims:
+        words = content_words(claim)
+        if not set(words) <= set(asked) or not set(pairwise(words)) <= asked_pairs:
+            return False
+    return True

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.abstain import grounded, lacks_quantity, missing_specifics, refused
+from rag.abstain import grounded, lacks_quantity, missing_specifics, refused, restates
 from rag.cite import resolve, split_claims
 from rag.context import Context, select_context
 from rag.conversation import last_user_turn, retrieval_query
@@ -121,6 +121,8 @@ class Pipeline:
         resolved, citations = resolve(split_claims(draft), context.items, self.retriever.index.documents, question)
         if not grounded(citations):
             return _abstain(question, hits, timings, started, "no sentence of the draft is supported", draft)
+        if restates(question, [claim.text for claim, cites in resolved if any(c.supported for c in cites)]):
+            return _abstain(question, hits, timings, started, "the draft only restates the question", draft)
         if lacks_quantity(question, draft):
             return _abstain(question, hits, timings, started, "the question asks for an amount the draft lacks", draft)
         sentences = []
