@@ -112,6 +112,10 @@ def load_documents(
 
 def check_allowed(path: Path, roots: Sequence[Path]) -> None:
     """IngestError unless `path`, with every symlink followed, lies inside one of `roots` (resolved)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError as err:  # the index stores paths as UTF-8 text
+        raise IngestError("its name is not valid UTF-8; rename the file to index it") from err
     target = path.resolve()
     if not any(target.is_relative_to(root) for root in roots):
         raise IngestError(

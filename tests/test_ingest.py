@@ -1,5 +1,6 @@
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -336,3 +337,20 @@ def test_sidecar_symlinked_from_outside_is_refused(tmp_path):
     assert docs == []
     assert [s.path.name for s in skipped] == ["report.txt"]
     assert "meta.json" in skipped[0].reason and "outside the allowed folders" in skipped[0].reason
+
+
+def test_file_name_that_is_not_utf8_is_skipped_and_the_rest_builds(tmp_path, embedder):
+    from rag.store import ChunkingConfig, build_index, load_index, stale_reason
+
+    root = tmp_path / "corpus"
+    write(root, "good.txt", "The report says camps exist.")
+    bad = os.fsdecode(bytes(root) + b"/caf\xff.txt")
+    Path(bad).write_text("Another report about labor.", encoding="utf-8")
+    report = build_index(tmp_path / "idx", [root], embedder, ChunkingConfig(400, 1))
+    assert [d.title for d in report.index.documents.values()] == ["good"]
+    assert [(s.path, s.reason) for s in report.skipped] == [
+        (Path(bad), "its name is not valid UTF-8; rename the file to index it")
+    ]
+    loaded = load_index(tmp_path / "idx")
+    assert loaded.chunks == report.index.chunks
+    assert stale_reason(loaded, embedder.name, ChunkingConfig(400, 1), [root]) is None
