@@ -250,6 +250,20 @@ def test_faiss_write_failure_is_reported_as_a_full_disk(tmp_path, corpus, monkey
     assert_same_index(load_index(tmp_path / "index"), before, embedder)
 
 
+def test_unwritable_index_folder_names_the_fix(tmp_path, corpus, monkeypatch):
+    embedder = HashEmbedder()
+    before = build_index(tmp_path / "index", [corpus], embedder, ChunkingConfig(400, 1)).index
+
+    def denied(*_args, **_kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr("rag.store.tempfile.mkdtemp", denied)
+    with pytest.raises(IndexWriteError, match=r"check that the folder is writable \(or set RAG_INDEX_DIR\)"):
+        build_index(tmp_path / "index", [corpus], embedder, ChunkingConfig(400, 1), previous=before)
+    monkeypatch.undo()
+    assert_same_index(load_index(tmp_path / "index"), before, embedder)
+
+
 @pytest.fixture
 def tiny_disk(tmp_path):
     """A 320 KB tmpfs: a real file system that fills up (needs mount rights, else skipped)."""
