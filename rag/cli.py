@@ -251,6 +251,8 @@ def _read_history(path: Path | None, max_chars: int) -> list[dict[str, str]]:
     if not ok:
         raise UsageError('--history must be a JSON list of {"role": "user"|"assistant", "content": "..."}')
     for number, turn in enumerate(history, start=1):
+        # JSON escapes such as "\udcff" decode to text that cannot be encoded again for the model.
+        _valid_text(turn["content"], f"--history turn {number}")
         limit = max_chars if turn["role"] == "user" else 10 * max_chars
         if len(turn["content"]) > limit:
             raise UsageError(
