@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -177,3 +178,43 @@ def test_check_question_cleans_or_refuses(question, limit):
         return
     assert cleaned and cleaned == cleaned.strip() and len(cleaned) <= limit
     assert all(ch.isprintable() or ch in "\n\t" for ch in cleaned)
+
+
+@pytest.fixture(scope="module")
+def report_pipeline(tmp_path_factory):
+    from rag.answer import Pipeline
+    from rag.context import idf_table
+    from rag.retrieve import Retriever
+    from rag.store import ChunkingConfig, build_index
+    from tests.fakes import REPORT_PATH, HashEmbedder, ScriptedGenerator
+
+    index = build_index(tmp_path_factory.mktemp("idx"), [REPORT_PATH], HashEmbedder(), ChunkingConfig(600, 1)).index
+    return Pipeline(Retriever(index, HashEmbedder()), ScriptedGenerator("x"), idf_table([c.text for c in index.chunks]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(question=any_text, draft=report_text, history=st.lists(st.text(max_size=50), max_size=3))
+@example(question="\x00\x01\x02", draft="", history=[])
+@example(question="x" * 100_000, draft="", history=[])
+@example(question="What work? \udcff", draft="Inmates do logging, mining, and tending crops [1].", history=["\udcff"])
+def test_the_pipeline_answers_or_refuses_any_question(report_pipeline, question, draft, history):
+    from dataclasses import replace
+
+    from tests.fakes import ScriptedGenerator
+
+    pipeline = replace(report_pipeline, generator=ScriptedGenerator(draft))
+    turns = [{"role": "user", "content": h} for h in history]
+    try:
+        answer = pipeline.answer(question, turns)
+    except QuestionError as err:
+        assert "empty" in str(err) or "the limit is 2000" in str(err)
+        return
+    documents = pipeline.retriever.index.documents
+    for c in answer.citations:
+        assert documents[c.chunk.doc_id].text[c.quote_start : c.quote_end] == c.quote
+        assert f"[{c.n}]" in answer.text
+    if answer.abstained:
+        assert answer.citations == ()
+    for m in MARKER.finditer(answer.text):
+        for n in m.group(1).split(","):
+            assert int(n) in {c.n for c in answer.citations}
