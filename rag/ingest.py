@@ -212,15 +212,15 @@ def without_instructions(text: str, spans: Sequence[Span]) -> tuple[list[Span], 
         pos = start
         for s, e in sentences(text, start, end):
             if _INSTRUCTION.search(text[s:e]):
-                kept.extend(content_spans_between(text, pos, s))
+                kept.extend(_trimmed(text, pos, s))
                 dropped.append((s, e))
                 pos = e
-        kept.extend(content_spans_between(text, pos, end))
+        kept.extend(_trimmed(text, pos, end))
     return kept, dropped
 
 
-def content_spans_between(text: str, start: int, end: int) -> list[Span]:
-    """`(start, end)` trimmed of surrounding whitespace, or nothing if only whitespace is left."""
+def _trimmed(text: str, start: int, end: int) -> list[Span]:
+    """`[(start, end)]` trimmed of surrounding whitespace, or `[]` if only whitespace is left."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -330,11 +330,12 @@ def _sidecar(path: Path) -> dict[str, str]:
     if side is None:
         return {}
     try:
-        if side.stat().st_size > _SIDECAR_MAX_BYTES:
-            raise IngestError(f"metadata sidecar {side.name} is over {_SIDECAR_MAX_BYTES} bytes")
-        data = json.loads(side.read_text(encoding="utf-8"))
+        too_big = side.stat().st_size > _SIDECAR_MAX_BYTES
+        data = None if too_big else json.loads(side.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise IngestError(f"metadata sidecar {side.name} is not valid JSON ({err})") from err
+    if too_big:
+        raise IngestError(f"metadata sidecar {side.name} is over the limit of {_SIDECAR_MAX_BYTES} bytes")
     if not isinstance(data, dict):
         raise IngestError(f"metadata sidecar {side.name} must hold a JSON object")
     return {str(k): str(v) for k, v in data.items() if v is not None}

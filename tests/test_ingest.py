@@ -354,3 +354,11 @@ def test_file_name_that_is_not_utf8_is_skipped_and_the_rest_builds(tmp_path, emb
     loaded = load_index(tmp_path / "idx")
     assert loaded.chunks == report.index.chunks
     assert stale_reason(loaded, embedder.name, ChunkingConfig(400, 1), [root]) is None
+
+
+def test_oversized_sidecar_is_refused(tmp_path):
+    write(tmp_path, "report.txt", "The report says camps exist.")
+    write(tmp_path, "report.txt.meta.json", '{"title": "' + "x" * 1_000_001 + '"}')
+    docs, skipped = load_documents([tmp_path])
+    assert docs == []
+    assert skipped[0].reason == "metadata sidecar report.txt.meta.json is over the limit of 1000000 bytes"
