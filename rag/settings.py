@@ -98,9 +98,29 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 7860
+    # The web server answers one question at a time; up to `max_queue` more wait their turn, each for
+    # at most `queue_timeout_s` seconds, and the rest are told "busy, retry" (HTTP 503 + Retry-After).
+    # Waiting questions hold threads from a pool of 40 shared with the other routes, hence the cap.
+    max_queue: int = Field(default=16, ge=0, le=32)
+    queue_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    # Requests (POSTs: questions, searches, uploads) one client address may make, in the `limits`
+    # notation ("30/minute", "5/second;100/hour"); empty turns the limit off.
+    rate_limit: str = "30/minute"
     # Origins (scheme://host[:port], `*` as a port or as the whole list) whose pages may call the API
     # and frame the chat; the server's own origin is always allowed. Comma-separated in RAG_ALLOWED_ORIGINS.
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ("http://localhost:*", "http://127.0.0.1:*")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError as err:
+                raise ValueError(f'{value!r} is not a rate limit like "30/minute" or "5/second;100/hour"') from err
+        return value.strip()
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

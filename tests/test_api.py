@@ -191,3 +191,206 @@ def test_gradio_client_ask_and_search(service):
             client.predict(question="  ", history=[], filters=None, api_name="/ask")
         html = client.predict("logging mining tending crops", api_name="/search")
         assert '<li class="rr-passage" id="passage-1">' in html and "logging, mining, and tending crops" in html
+
+
+class HeldGenerator:
+    """Starts answering, then holds until the test lets it finish."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.started = threading.Event()
+
+    def generate(self, messages, options):
+        self.started.set()
+        if not self.gate.wait(timeout=60):
+            raise RuntimeError("the test never let the answer finish")
+        yield "Inmates do logging, mining, and tending crops."
+
+
+def wait_until(condition, what: str, limit_s: float = 20.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def held(tmp_path):
+    """A served app whose one answer in progress is held: (url, service, generator); let go at the end."""
+    from dataclasses import replace
+
+    generator = HeldGenerator()
+    service = AnswerService(replace(fake_pipeline(tmp_path), generator=generator), max_waiting=8, wait_timeout_s=60)
+    with running(create_app(service, Settings())) as url:
+        try:
+            yield url, service, generator
+        finally:
+            generator.gate.set()
+
+
+def post_in_background(url: str, question: str, results: list) -> threading.Thread:
+    def run() -> None:
+        results.append(httpx.post(f"{url}/api/ask", json={"question": question}, timeout=60))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_full_line_gets_503_busy_with_retry_after_and_the_waiting_are_answered(held):
+    url, service, generator = held
+    results: list = []
+    threads = [post_in_background(url, PRISON_QUESTION, results)]
+    assert generator.started.wait(20)
+    threads += [post_in_background(url, PRISON_QUESTION, results) for _ in range(service.max_waiting)]
+    wait_until(lambda: service.turns.waiting == service.max_waiting, "the line is full")
+
+    refused = httpx.post(f"{url}/api/ask", json={"question": PRISON_QUESTION}, timeout=20)
+    assert refused.status_code == 503
+    assert int(refused.headers["retry-after"]) >= 1
+    assert "the server is busy: one question is being answered and 8 more are waiting" in refused.json()["error"]
+
+    generator.gate.set()
+    for t in threads:
+        t.join(60)
+    assert [r.status_code for r in results] == [200] * (service.max_waiting + 1)
+    assert all(r.json()["question"] == PRISON_QUESTION for r in results)
+
+
+def test_a_question_left_waiting_too_long_gets_503(tmp_path):
+    from dataclasses import replace
+
+    generator = HeldGenerator()
+    service = AnswerService(replace(fake_pipeline(tmp_path), generator=generator), max_waiting=4, wait_timeout_s=0.3)
+    with running(create_app(service, Settings())) as url:
+        results: list = []
+        first = post_in_background(url, PRISON_QUESTION, results)
+        assert generator.started.wait(20)
+        late = httpx.post(f"{url}/api/ask", json={"question": PRISON_QUESTION}, timeout=20)
+        assert late.status_code == 503 and int(late.headers["retry-after"]) >= 1
+        assert "waited 0.3 s without its turn coming" in late.json()["error"]
+        generator.gate.set()
+        first.join(60)
+        assert results[0].status_code == 200
+
+
+def test_health_and_search_answer_while_generation_runs_and_the_line_is_full(held):
+    from gradio_client import Client
+
+    url, service, generator = held
+    gradio = Client(url, verbose=False)
+    results: list = []
+    threads = [post_in_background(url, PRISON_QUESTION, results)]
+    assert generator.started.wait(20)
+    threads += [post_in_background(url, PRISON_QUESTION, results) for _ in range(service.max_waiting)]
+    wait_until(lambda: service.turns.waiting == service.max_waiting, "the line is full")
+
+    health = httpx.get(f"{url}/healthz", timeout=10)
+    assert health.status_code == 200
+    assert health.json()["queue"] == {"answering": True, "waiting": 8, "max_waiting": 8, "timeout_s": 60.0}
+    found = httpx.post(f"{url}/api/search", json={"query": "logging mining tending crops", "k": 3}, timeout=10)
+    assert found.status_code == 200
+    assert found.json()["query"] == "logging mining tending crops" and len(found.json()["hits"]) == 3
+    assert "logging, mining, and tending crops" in found.json()["hits"][0]["text"]
+    html = gradio.predict("logging mining tending crops", api_name="/search")
+    assert "logging, mining, and tending crops" in html
+    assert not results, "no answer came out while the generator was held"
+
+    generator.gate.set()
+    for t in threads:
+        t.join(60)
+    assert [r.status_code for r in results] == [200] * (service.max_waiting + 1)
+
+
+def test_gradio_ask_and_chat_say_busy_when_the_line_is_full(tmp_path):
+    from dataclasses import replace
+
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from ui.app import build_blocks
+
+    generator = HeldGenerator()
+    service = AnswerService(replace(fake_pipeline(tmp_path), generator=generator), max_waiting=0, wait_timeout_s=60)
+    with running(create_app(service, Settings())) as url:
+        results: list = []
+        first = post_in_background(url, PRISON_QUESTION, results)
+        assert generator.started.wait(20)
+        with pytest.raises(AppError, match="the server is busy"):
+            Client(url, verbose=False).predict(question=PRISON_QUESTION, history=[], filters=None, api_name="/ask")
+
+        blocks = build_blocks(service, Settings())
+        respond = next(f.fn for f in blocks.fns.values() if getattr(f.fn, "__name__", "") == "respond")
+        updates = list(respond(PRISON_QUESTION, [], ""))
+        chat, _answers, _sources, box, *_ = updates[-1]
+        assert chat[-1]["role"] == "assistant" and "The server is busy" in chat[-1]["content"]
+        assert box == PRISON_QUESTION  # back in the box, to be sent again
+        generator.gate.set()
+        first.join(60)
+    assert results[0].status_code == 200
+
+
+def test_search_route_checks_its_input(client):
+    for body, message in [
+        ({"query": ""}, "the query is empty"),
+        ({"query": "camps", "k": 0}, '"k" must be a whole number'),
+        ({"query": "camps", "k": True}, '"k" must be a whole number'),
+        ({"q": "camps"}, '"query" string'),
+        ({"query": "camps", "top": 3}, "unknown field(s): top"),
+        ({"query": "camps", "filters": {"doc_id": 1}}, '"filters" must be an object'),
+    ]:
+        response = client.post("/api/search", json=body)
+        assert response.status_code == 422 and message in response.json()["error"], (body, response.text)
+
+
+def test_rate_limit_answers_429_with_retry_after_per_client(service):
+    limited = TestClient(create_app(service, Settings(rate_limit="2/minute")))
+    for _ in range(2):
+        assert limited.post("/api/ask", json={"question": PRISON_QUESTION}).status_code == 200
+    refused = limited.post("/api/ask", json={"question": PRISON_QUESTION})
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert "too many requests from this address (limit 2 per 1 minute)" in refused.json()["error"]
+    # Gradio's routes count in the same budget; pages and health checks are not limited.
+    assert limited.post("/gradio_api/queue/join", json={}).status_code == 429
+    assert limited.post("/api/search", json={"query": "camps"}).status_code == 429
+    assert limited.get("/healthz").status_code == 200
+    assert limited.get("/").status_code == 200
+    # Another address has its own budget.
+    other = TestClient(create_app(service, Settings(rate_limit="2/minute")), client=("10.0.0.2", 5000))
+    assert other.post("/api/search", json={"query": "camps"}).status_code == 200
+
+
+def test_rate_limit_can_be_turned_off_and_is_checked(service, monkeypatch):
+    unlimited = TestClient(create_app(service, Settings(rate_limit="")))
+    assert all(unlimited.post("/api/search", json={"query": "camps"}).status_code == 200 for _ in range(40))
+    monkeypatch.setenv("RAG_RATE_LIMIT", "lots")
+    with pytest.raises(ValueError, match="is not a rate limit like"):
+        Settings()
+
+
+def test_gradio_routes_follow_the_allow_list(client):
+    for route in ("/gradio_api/queue/join", "/gradio_api/call/ask"):
+        allowed = client.options(
+            route, headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"}
+        )
+        assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+        refused = client.options(
+            route, headers={"Origin": "https://news.example", "Access-Control-Request-Method": "POST"}
+        )
+        assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
+
+
+def test_server_binds_to_localhost_unless_told(monkeypatch, tmp_path):
+    import uvicorn
+
+    from rag import cli, factory
+
+    assert Settings().host == "127.0.0.1"
+    monkeypatch.setattr(factory, "make_pipeline", lambda settings, say: fake_pipeline(tmp_path))
+    bound: list[tuple[str, int]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: bound.append((host, port)))
+    cli.main(["serve", "--port", "7999"])
+    cli.main(["serve", "--host", "0.0.0.0", "--port", "7999"])
+    assert bound == [("127.0.0.1", 7999), ("0.0.0.0", 7999)]

@@ -116,6 +116,7 @@ def test_healthz_reports_the_loaded_models_and_index(client, service):
         "embedder": "fake-hash",
         "generator": "ScriptedGenerator",
         "reports": [{"doc_id": d.doc_id, "title": d.title} for d in service.documents],
+        "queue": {"answering": False, "waiting": 0, "max_waiting": 16, "timeout_s": 60.0},
     }
     assert {r["title"] for r in body["reports"]} >= {EVIL_TITLE}
 

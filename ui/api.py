@@ -1,9 +1,11 @@
-"""The JSON API, the health route, the embed scripts and the cross-origin policy."""
+"""The JSON API, the health route, the embed scripts, the per-client rate limit and the cross-origin policy."""
 
 from __future__ import annotations
 
 import json
+import math
 import re
+import time
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,13 +16,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag.answer import QuestionError, check_question
-from rag.serialize import answer_json
+from rag.serialize import answer_json, hit_json
 from rag.settings import Settings
-from ui.service import AnswerService
+from ui.service import AnswerService, Busy
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 1_000_000
@@ -88,8 +94,35 @@ def validate_ask(data: Any, max_chars: int) -> AskRequest:
     return AskRequest(question, tuple(turns), filters or None)
 
 
-def parse_ask_body(raw: bytes, max_chars: int) -> AskRequest:
-    """An AskRequest from a raw request body (UTF-8 JSON), or RequestError."""
+@dataclass(frozen=True)
+class SearchRequest:
+    query: str
+    k: int
+    filters: Mapping[str, str] | None = None
+
+
+def validate_search(data: Any, max_chars: int, default_k: int) -> SearchRequest:
+    """A SearchRequest from decoded JSON (`{"query": str, "k": int, "filters": {...}}`), or RequestError."""
+    if not isinstance(data, dict) or not isinstance(data.get("query"), str):
+        raise RequestError('the body must be a JSON object with a "query" string: {"query": "...", "k": 10}')
+    unknown = set(data) - {"query", "k", "filters"}
+    if unknown:
+        raise RequestError(f"unknown field(s): {', '.join(sorted(unknown))}; expected query, k, filters")
+    if _control_characters(data["query"]):
+        raise RequestError('"query" contains control characters; send plain text')
+    try:
+        query = check_question(data["query"], max_chars)
+    except QuestionError as err:
+        raise RequestError(str(err).replace("question", "query")) from err
+    k = data.get("k", default_k)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
+        raise RequestError('"k" must be a whole number from 1 to 100')
+    filters = validate_ask({"question": query, "filters": data.get("filters")}, max_chars).filters
+    return SearchRequest(query, k, filters)
+
+
+def decode_body(raw: bytes) -> Any:
+    """The JSON value of a raw request body (UTF-8), or RequestError."""
     if len(raw) > MAX_BODY_BYTES:
         raise RequestError(f"the body is larger than {MAX_BODY_BYTES} bytes", 413)
     try:
@@ -100,7 +133,49 @@ def parse_ask_body(raw: bytes, max_chars: int) -> AskRequest:
         data = json.loads(text)
     except ValueError as err:
         raise RequestError(f"the body is not valid JSON ({err})", 400) from err
-    return validate_ask(data, max_chars)
+    return data
+
+
+def parse_ask_body(raw: bytes, max_chars: int) -> AskRequest:
+    """An AskRequest from a raw request body (UTF-8 JSON), or RequestError."""
+    return validate_ask(decode_body(raw), max_chars)
+
+
+def busy_response(err: Busy) -> JSONResponse:
+    """503 with Retry-After: the question had no turn; the client should ask again later."""
+    headers = {"Retry-After": str(err.retry_after_s)}
+    return JSONResponse({"error": str(err), "retry_after_s": err.retry_after_s}, 503, headers=headers)
+
+
+class RateLimit:
+    """ASGI middleware: each client address may make so many POST requests; further ones get 429.
+
+    POSTs are what cost work here (questions and searches through /api/* and Gradio's queue, uploads);
+    pages, scripts and health checks are GETs and stay unlimited. One count per address spans the JSON
+    API and Gradio's routes, which a per-route decorator cannot reach inside the mounted Gradio app.
+    """
+
+    def __init__(self, app: ASGIApp, rate: str) -> None:
+        self.app = app
+        self.items: list[RateLimitItem] = parse_many(rate)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            client = scope.get("client")
+            key = client[0] if client else "unknown"
+            refused = next((item for item in self.items if not self.limiter.test(item, key)), None)
+            if refused is None:
+                for item in self.items:
+                    self.limiter.hit(item, key)
+            else:
+                reset_at, _remaining = self.limiter.get_window_stats(refused, key)
+                retry = max(1, math.ceil(reset_at - time.time()))
+                message = f"too many requests from this address (limit {refused}); retry in {retry} s"
+                response = JSONResponse({"error": message, "retry_after_s": retry}, 429, {"Retry-After": str(retry)})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def origin_regex(patterns: tuple[str, ...]) -> str:
@@ -130,7 +205,7 @@ def frame_ancestors(patterns: tuple[str, ...]) -> str:
 
 
 def add_routes(app: FastAPI, service: AnswerService, settings: Settings) -> None:
-    """/api/ask, /healthz, /widget.js, /gradio.js, JSON errors, CORS and framing by the allow-list."""
+    """/api/ask, /api/search, /healthz, /widget.js, /gradio.js, JSON errors, rate limit, CORS and framing."""
 
     @app.post("/api/ask")
     async def ask(request: Request) -> JSONResponse:
@@ -138,11 +213,26 @@ def add_routes(app: FastAPI, service: AnswerService, settings: Settings) -> None
             req = parse_ask_body(await request.body(), settings.max_question_chars)
         except RequestError as err:
             return JSONResponse({"error": str(err)}, status_code=err.status)
-        answer = await run_in_threadpool(service.answer, req.question, list(req.history), req.filters)
+        try:
+            answer = await run_in_threadpool(service.answer, req.question, list(req.history), req.filters)
+        except Busy as err:
+            return busy_response(err)
         return JSONResponse(answer_json(answer))
 
+    @app.post("/api/search")
+    async def search(request: Request) -> JSONResponse:
+        # Retrieval only: it never waits for the generation queue.
+        try:
+            data = decode_body(await request.body())
+            req = validate_search(data, settings.max_question_chars, settings.top_k)
+        except RequestError as err:
+            return JSONResponse({"error": str(err)}, status_code=err.status)
+        hits = await run_in_threadpool(service.pipeline.retriever.search, req.query, req.k, req.filters)
+        return JSONResponse({"query": req.query, "hits": [hit_json(h) for h in hits]})
+
     @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
+    async def healthz() -> dict[str, Any]:
+        # async: answered on the event loop, so it needs no worker thread while questions hold them.
         retriever = service.pipeline.retriever
         return {
             "status": "ok",
@@ -151,6 +241,12 @@ def add_routes(app: FastAPI, service: AnswerService, settings: Settings) -> None
             "embedder": retriever.embedder.name,
             "generator": type(service.pipeline.generator).__name__,
             "reports": [{"doc_id": d.doc_id, "title": d.title} for d in service.documents],
+            "queue": {
+                "answering": service.turns.running,
+                "waiting": service.turns.waiting,
+                "max_waiting": service.max_waiting,
+                "timeout_s": service.wait_timeout_s,
+            },
         }
 
     @app.get("/widget.js")
@@ -185,6 +281,8 @@ def add_routes(app: FastAPI, service: AnswerService, settings: Settings) -> None
         response.headers["Content-Security-Policy"] = csp
         return response
 
+    if settings.rate_limit:
+        app.add_middleware(RateLimit, rate=settings.rate_limit)  # inside CORS, so a 429 is readable cross-origin
     app.add_middleware(
         CORSMiddleware,
         allow_origin_regex=origin_regex(settings.allowed_origins),

@@ -2,7 +2,9 @@
 
 A question typed in the chat goes `respond` -> `AnswerService.stream` -> `rag.answer.Pipeline.stream`;
 the streamed text is shown as it comes, then replaced by the checked Answer with clickable `[n]`
-markers, and the sources panel shows each cited passage with its quote highlighted.
+markers, and the sources panel shows each cited passage with its quote highlighted. When the server
+is busy (the service's line is full, or the turn did not come in time) the chat says so and puts the
+question back in the box; the `ask` endpoint raises the same message as a Gradio error.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from rag.settings import Settings
 from rag.types import Answer, Document
 from ui.api import STATIC, RequestError, add_routes, validate_ask
 from ui.render import answer_markdown, export_markdown, header_html, passages_html, plain_markdown, sources_html
-from ui.service import AnswerService
+from ui.service import AnswerService, Busy
 
 EXAMPLES = [
     "What work are prison camp inmates forced to do?",
@@ -28,6 +30,8 @@ EXAMPLES = [
     "Has North Korea ratified the 2000 UN TIP Protocol?",
 ]
 ALL_REPORTS = ""
+# Searches run this many at a time in their own Gradio queue, never behind the answers' queue.
+SEARCH_CONCURRENCY = 4
 
 
 def _asset(name: str) -> str:
@@ -73,12 +77,20 @@ def build_blocks(service: AnswerService, settings: Settings) -> Any:
         yield [*shown, {"role": "assistant", "content": "…"}], gr.skip(), gr.skip(), "", gr.skip(), gr.skip()
         streamed = ""
         final: Answer | None = None
-        for event in service.stream(question, pipeline_history(answers), filters):
-            if isinstance(event, Answer):
-                final = event
-            else:
-                streamed += event
-                yield [*shown, {"role": "assistant", "content": plain_markdown(streamed)}], *[gr.skip()] * 5
+        try:
+            for event in service.stream(question, pipeline_history(answers), filters):
+                if isinstance(event, Answer):
+                    final = event
+                else:
+                    streamed += event
+                    yield [*shown, {"role": "assistant", "content": plain_markdown(streamed)}], *[gr.skip()] * 5
+        except Busy as err:
+            # Not added to the conversation: the question goes back in the box to be sent again.
+            note = str(err)[0].upper() + str(err)[1:] + "."
+            gr.Warning(note)
+            busy_chat = [*shown, {"role": "assistant", "content": plain_markdown(note)}]
+            yield busy_chat, gr.skip(), gr.skip(), message, gr.skip(), gr.skip()
+            return
         assert final is not None
         answers = [*answers, final]
         yield (
@@ -100,7 +112,10 @@ def build_blocks(service: AnswerService, settings: Settings) -> Any:
             req = validate_ask(body, settings.max_question_chars)
         except RequestError as err:
             raise gr.Error(str(err)) from err
-        return answer_json(service.answer(req.question, list(req.history), req.filters))
+        try:
+            return answer_json(service.answer(req.question, list(req.history), req.filters))
+        except Busy as err:
+            raise gr.Error(str(err), title="Busy", print_exception=False) from err
 
     def search(query: str) -> str:
         """Ranked passages for a query, as HTML."""
@@ -166,7 +181,14 @@ def build_blocks(service: AnswerService, settings: Settings) -> Any:
                     )
 
         outputs = [chatbot, answers, sources, question, export_md, export_json]
-        common: dict[str, Any] = {"concurrency_id": "answer", "concurrency_limit": 1, "api_visibility": "private"}
+        # The service keeps answers one at a time with a bounded line; Gradio lets that many through
+        # so that each one gets its answer or a busy reply from the service, not an unbounded wait here.
+        answer_slots = service.max_waiting + 1
+        common: dict[str, Any] = {
+            "concurrency_id": "answer",
+            "concurrency_limit": answer_slots,
+            "api_visibility": "private",
+        }
         question.submit(respond, [question, answers, report], outputs, **common)
         send.click(respond, [question, answers, report], outputs, **common)
         chatbot.example_select(pick_example, None, question, api_visibility="private").then(
@@ -175,8 +197,8 @@ def build_blocks(service: AnswerService, settings: Settings) -> Any:
         clear_button.click(clear, None, outputs, api_visibility="private")
         chatbot.clear(clear, None, outputs, api_visibility="private")
         blocks.load(pick_report, None, report, api_visibility="private")
-        gr.api(ask, api_name="ask", concurrency_id="answer", concurrency_limit=1)
-        gr.api(search, api_name="search")
+        gr.api(ask, api_name="ask", concurrency_id="answer", concurrency_limit=answer_slots)
+        gr.api(search, api_name="search", concurrency_id="search", concurrency_limit=SEARCH_CONCURRENCY)
     return blocks
 
 
@@ -204,6 +226,6 @@ def serve(settings: Settings) -> None:
     from rag import factory
 
     pipeline = factory.make_pipeline(settings, say=lambda m: print(m, file=sys.stderr))
-    app = create_app(AnswerService(pipeline), settings)
+    app = create_app(AnswerService(pipeline, settings.max_queue, settings.queue_timeout_s), settings)
     print(f"report-rag is serving on http://{settings.host}:{settings.port}", file=sys.stderr)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
