@@ -13,6 +13,7 @@ checksum against the manifest and refuses a corrupt index as a whole.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import json
 import logging
@@ -20,7 +21,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -142,16 +144,18 @@ def build_index(
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         _fsync_tree(tmp)
         final = builds / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{tmp.name[-6:]}"
-        tmp.rename(final)
-        _fsync_dir(builds)
-        _point_current(index_dir, final)
+        # One swap at a time: a concurrent build's cleanup must not remove this build before `current` names it.
+        with _swap_lock(index_dir):
+            tmp.rename(final)
+            _fsync_dir(builds)
+            _point_current(index_dir, final)
+            _remove_old_builds(builds, keep=final)
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         raise _write_error(index_dir, err, vectors) from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _remove_old_builds(builds, keep=final)
     index = CorpusIndex(
         path=final,
         manifest=manifest,
@@ -259,6 +263,17 @@ def _vectors_for(
         on_progress(f"embedding {len(todo)} new chunks ({len(chunks) - len(todo)} reused)")
         vectors[todo] = embedder.embed([chunks[i].text for i in todo])
     return vectors, len(chunks) - len(todo)
+
+
+@contextmanager
+def _swap_lock(index_dir: Path) -> Iterator[None]:
+    """An exclusive lock on the index folder; the system releases it if the process dies."""
+    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _point_current(index_dir: Path, target: Path) -> None:

@@ -97,6 +97,17 @@ if stage == "write":  # the temporary build folder exists and is half written
     np.save = save_then_hang
 elif stage == "swap":  # the build folder is complete and renamed, `current` not yet repointed
     rag.store._point_current = hang
+elif stage == "pause":  # as "swap", then carries on once the file `<marker>.go` appears
+    real_point = rag.store._point_current
+
+    def pause(index_dir, target):
+        marker.write_text(str(os.getpid()))
+        go = marker.with_suffix(".go")
+        while not go.exists():
+            time.sleep(0.05)
+        real_point(index_dir, target)
+
+    rag.store._point_current = pause
 elif stage == "link":  # the new link exists under a temporary name, not yet renamed over `current`
     real_replace = os.replace
 
@@ -501,3 +512,25 @@ def test_a_build_finishing_while_the_index_loads_is_read_instead(tmp_path, corpu
     assert not old.path.exists()
     assert loaded.path == swapped[0].path
     assert loaded.chunks == swapped[0].chunks
+
+
+def test_two_builds_at_once_leave_a_whole_index(tmp_path, corpus):
+    """A second `rag index` finishing while the first is between its rename and its swap."""
+    index_dir = tmp_path / "index"
+    build_index(index_dir, [corpus], HashEmbedder(), ChunkingConfig(400, 1))
+    write(corpus, "protocol.txt", "Protocol\n\nNorth Korea has not ratified the protocol.")
+    first_marker = tmp_path / "first"
+    first = start_rag_index("pause", first_marker, index_dir, corpus)
+    wait_for(first_marker, first)
+    second = start_rag_index("none", tmp_path / "unused", index_dir, corpus)
+    # Unserialised, the second build finished here and removed the first one's folder before the first
+    # pointed `current` at it, leaving `current` dangling. Serialised, it waits for the first.
+    with pytest.raises(subprocess.TimeoutExpired):
+        second.wait(timeout=10)
+    first_marker.with_suffix(".go").touch()
+    for proc in (first, second):
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    loaded = load_index(index_dir)
+    assert sorted(d.title for d in loaded.documents.values()) == ["Camps", "Overseas work", "Protocol"]
+    assert [p.name for p in (index_dir / "builds").iterdir()] == [loaded.path.name]
