@@ -4,10 +4,12 @@ Layout of an index folder:
 
     INDEX_DIR/current        -> builds/<id>   (a symlink, swapped atomically)
     INDEX_DIR/builds/<id>/   manifest.json documents.jsonl chunks.jsonl vectors.npy dense.faiss bm25/
+    INDEX_DIR/.lock          held while a build swaps `current` and removes old builds
 
-A build writes a new `builds/<id>` folder and only then repoints `current`, so a
-crash mid-build leaves the previous index serving. Loading checks every file's
-checksum against the manifest and refuses a corrupt index as a whole.
+A build writes `builds/.tmp-<pid>-*` and only then renames it and repoints `current`,
+so a crash mid-build leaves the previous index serving; the next build removes what a
+dead process left. Loading checks every file's checksum against the manifest and
+refuses a corrupt index as a whole.
 """
 
 from __future__ import annotations
