@@ -21,6 +21,7 @@ from rag.store import (
     IndexMissing,
     build_index,
     load_index,
+    recorded_inputs,
     stale_reason,
 )
 
@@ -55,12 +56,14 @@ def index_documents(
     """
     previous = _load_or_none(settings, say)
     resolved = [p.resolve() for p in paths]
-    if resolved and (replace or previous is None):
+    # A damaged index is rebuilt from scratch, but from the inputs its manifest still names.
+    earlier = list(previous.inputs) if previous is not None else recorded_inputs(settings.index_dir)
+    if resolved and (replace or not earlier):
         inputs = resolved
-    elif resolved and previous is not None:
-        inputs = list(dict.fromkeys([*previous.inputs, *resolved]))
-    elif previous is not None:
-        inputs = list(previous.inputs)
+    elif resolved:
+        inputs = list(dict.fromkeys([*earlier, *resolved]))
+    elif earlier:
+        inputs = earlier
     else:
         inputs = list(settings.corpus)
     return build_index(

@@ -219,6 +219,17 @@ def _load_build(path: Path, mmap: bool) -> CorpusIndex:
     return CorpusIndex(path, manifest, documents, chunks, vectors, dense, lexical)
 
 
+def recorded_inputs(index_dir: Path) -> list[Path]:
+    """The inputs named by the current build's manifest, even when the build is damaged; [] if unreadable."""
+    try:
+        manifest = json.loads(((index_dir / "current").resolve() / "manifest.json").read_text(encoding="utf-8"))
+        inputs = manifest["inputs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    ok = isinstance(inputs, list) and all(isinstance(p, str) for p in inputs)
+    return [Path(p) for p in inputs] if ok else []
+
+
 def stale_reason(
     index: CorpusIndex, embedder_name: str, chunking: ChunkingConfig, inputs: Sequence[Path]
 ) -> str | None:

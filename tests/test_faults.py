@@ -537,3 +537,19 @@ def test_two_builds_at_once_leave_a_whole_index(tmp_path, corpus):
     loaded = load_index(index_dir)
     assert sorted(d.title for d in loaded.documents.values()) == ["Camps", "Overseas work", "Protocol"]
     assert [p.name for p in (index_dir / "builds").iterdir()] == [loaded.path.name]
+
+
+def test_reindexing_a_corrupt_index_keeps_its_inputs(tmp_path, corpus):
+    """`rag index` after damage rebuilds from the folders the index covered, not the default corpus."""
+    settings = Settings(index_dir=tmp_path / "index")  # the default corpus is the shipped report
+    extra = tmp_path / "extra"
+    write(extra, "more.txt", "Another report about labor.")
+    first = factory.index_documents(settings, HashEmbedder(), [corpus], say=quiet).index
+    (first.path / "chunks.jsonl").write_text("garbage")
+    said: list[str] = []
+    again = factory.index_documents(settings, HashEmbedder(), say=said.append).index
+    assert any("ignoring the existing index" in m and "checksum" in m for m in said), said
+    assert sorted(d.title for d in again.documents.values()) == ["Camps", "Overseas work"]
+    (again.path / "vectors.npy").write_bytes(b"garbage")
+    added = factory.index_documents(settings, HashEmbedder(), [extra], say=quiet).index
+    assert sorted(d.title for d in added.documents.values()) == ["Camps", "Overseas work", "more"]
