@@ -362,3 +362,22 @@ def test_oversized_sidecar_is_refused(tmp_path):
     docs, skipped = load_documents([tmp_path])
     assert docs == []
     assert skipped[0].reason == "metadata sidecar report.txt.meta.json is over the limit of 1000000 bytes"
+
+
+def test_pdf_decompression_bomb_is_skipped(tmp_path):
+    """150 KB of compressed page content that would inflate to 105 MB stops at pypdf's output limit."""
+    import zlib
+
+    packer = zlib.compressobj(9)
+    chunk = b"(A) Tj " * 150_000
+    stream = b"".join(packer.compress(chunk) for _ in range(100)) + packer.flush()
+    pdf = minimal_pdf(["x"])
+    start = pdf.index(b"4 0 obj")
+    end = pdf.index(b"endobj", start) + len(b"endobj")
+    body = b"4 0 obj\n<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream\nendobj"
+    write(tmp_path, "good.txt", "The report says camps exist.")
+    write(tmp_path, "bomb.pdf", pdf[:start] + body + pdf[end:])
+    docs, skipped = load_documents([tmp_path])
+    assert [d.title for d in docs] == ["good"]
+    assert [s.path.name for s in skipped] == ["bomb.pdf"]
+    assert "malformed PDF (LimitReachedError" in skipped[0].reason
