@@ -24,7 +24,7 @@ LLAMA_CMAKE_ARGS := $(LLAMA_COMMON) -DGGML_AVX512=OFF
 endif
 WHEELS := $(HOME)/.cache/report-rag/wheels/llama-$(LLAMA_VARIANT)
 
-.PHONY: setup run test test-fast lint bench clean browser
+.PHONY: setup run test test-fast lint bench loadtest clean browser
 
 setup: $(STAMP)
 
@@ -71,6 +71,14 @@ BENCH_SIZES ?= 1k,10k,100k,1M
 BENCH_PARTS ?= answer,build,retrieval,cold_start
 bench: setup
 	$(PY) -m bench --sizes $(BENCH_SIZES) --parts $(BENCH_PARTS)
+
+# Load test (not part of `make test`): a local server and LOAD_CLIENTS concurrent users for LOAD_SECONDS;
+# prints a Markdown report (docs/load.md holds recorded runs). Without the model: make loadtest LOAD_ARGS=--fake
+LOAD_CLIENTS ?= 16
+LOAD_SECONDS ?= 180
+LOAD_ARGS ?=
+loadtest: setup
+	$(PY) -m bench.load --clients $(LOAD_CLIENTS) --duration $(LOAD_SECONDS) $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
