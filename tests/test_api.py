@@ -149,13 +149,20 @@ def test_concurrent_answers_never_mix(tmp_path):
 
     generator = TurnTakingGenerator()
     pipeline = replace(fake_pipeline(tmp_path), generator=generator)
-    questions = [PRISON_QUESTION, "Which European country ended its program for North Korean workers?"] * 3
+    questions = [PRISON_QUESTION, PRISON_QUESTION, *["Which European country ended its program for workers?"] * 2] * 2
     results: dict[int, dict] = {}
 
     with running(create_app(AnswerService(pipeline), Settings())) as url:
 
         def ask(i: int) -> None:
-            results[i] = httpx.post(f"{url}/api/ask", json={"question": questions[i]}, timeout=60).json()
+            # Half the users go through the JSON API, half through gradio_client, each in its own session.
+            if i % 2:
+                from gradio_client import Client
+
+                client = Client(url, verbose=False)
+                results[i] = client.predict(question=questions[i], history=[], filters=None, api_name="/ask")
+            else:
+                results[i] = httpx.post(f"{url}/api/ask", json={"question": questions[i]}, timeout=60).json()
 
         threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(questions))]
         for t in threads:
