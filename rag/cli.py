@@ -177,16 +177,18 @@ def _parse_filters(items: list[str]) -> dict[str, str]:
 
 def _cmd_search(args: argparse.Namespace) -> int:
     from rag import factory
+    from rag.answer import QuestionError, check_question
 
-    query = _valid_text(args.query, "the query").strip()
-    if not query:
-        raise UsageError("the query is empty; give some words to search for")
+    query = _valid_text(args.query, "the query")
     if args.k is not None and not 1 <= args.k <= 100:
         raise UsageError("--k must be between 1 and 100")
     filters = _parse_filters(args.filter)
     settings = _settings(args, retrieval_mode=args.mode)
-    if len(query) > settings.max_question_chars:
-        raise UsageError(f"the query has {len(query)} characters; the limit is {settings.max_question_chars}")
+    try:
+        query = check_question(query, settings.max_question_chars)  # the same cleaning and limit as questions
+    except QuestionError as err:
+        hint = " (RAG_MAX_QUESTION_CHARS)" if "limit" in str(err) else ""
+        raise UsageError(str(err).replace("question", "query") + hint) from err
     retriever = factory.make_retriever(settings, say=_say)
     hits = retriever.search(query, args.k or settings.top_k, filters or None)
     if args.json:

@@ -31,6 +31,7 @@ def run(*args, env_dir):
     [
         (["search", ""], "query is empty"),
         (["search", "   "], "query is empty"),
+        (["search", "\x01\x02\x1b"], "the query is empty; type a query about the report"),
         (["search", "x", "--k", "0"], "--k must be between 1 and 100"),
         (["search", "x", "--bogus"], "unrecognized arguments: --bogus"),
         (["search", "x", "--filter", "novalue"], "KEY=VALUE"),
