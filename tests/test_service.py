@@ -137,15 +137,35 @@ def test_a_failing_generation_gives_up_its_turn(pipeline):
 
 
 def test_retry_after_grows_with_the_line_and_the_measured_turns():
-    turns = TurnQueue(max_waiting=4, wait_timeout_s=1)
+    turns = TurnQueue(max_waiting=4, wait_timeout_s=100)
+    assert turns.retry_after_s() == 5  # the first guess, before any answer was timed
     turns.acquire()
-    turns.release(took_s=10.0)  # mean: 0.7 * 5 + 0.3 * 10 = 6.5 s
-    assert turns.retry_after_s() == 7
+    turns.release(took_s=10.0)
+    assert turns.retry_after_s() == 10
     turns.acquire()
     waiter = threading.Thread(target=turns.acquire, daemon=True)
     waiter.start()
     wait_until(lambda: turns.waiting == 1, "one waits")
-    assert turns.retry_after_s() == 13  # two turns' worth: the running one and the waiting one
-    turns.release(took_s=6.5)
+    assert turns.retry_after_s() == 20  # two turns' worth: the running one and the waiting one
+    turns.release(took_s=6.5)  # mean: 0.7 * 10 + 0.3 * 6.5 = 8.95 s
     waiter.join(10)
     assert turns.running and turns.waiting == 0  # the waiter got its turn
+    assert turns.retry_after_s() == 9
+
+
+def test_a_question_that_would_wait_past_the_timeout_is_refused_at_once():
+    turns = TurnQueue(max_waiting=8, wait_timeout_s=15)
+    turns.acquire()
+    turns.release(took_s=10.0)
+    turns.acquire()
+    waiter = threading.Thread(target=turns.acquire, daemon=True)
+    waiter.start()  # about 10 s ahead of it: it may wait
+    wait_until(lambda: turns.waiting == 1, "one waits")
+    started = time.monotonic()
+    with pytest.raises(Busy, match="2 questions are ahead of this one, about 20 s of work") as late:
+        turns.acquire()
+    assert late.value.reason == "late" and late.value.retry_after_s == 20
+    assert time.monotonic() - started < 5  # at once, not after the 15 s timeout
+    turns.release(took_s=10.0)
+    waiter.join(10)
+    assert turns.running

@@ -1,9 +1,10 @@
 """The one place where the web app generates: every answer, from the chat or the API, passes here.
 
 The model answers one question at a time. Questions that arrive meanwhile wait their turn in
-first-come order, at most `max_waiting` of them, each for at most `wait_timeout_s`; a question that
-finds the line full, or whose turn does not come in time, gets `Busy` (a "retry later" reply) instead
-of holding a thread. Pieces of two answers never interleave: a turn covers the whole stream.
+first-come order, at most `max_waiting` of them, each for at most `wait_timeout_s`. A question gets
+`Busy` (a "retry later" reply) instead of holding a thread when the line is full, when the answers
+measured so far say its turn would come too late to wait for, or when its turn does not come in time.
+Pieces of two answers never interleave: a turn covers the whole stream.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from rag.answer import Pipeline
 from rag.types import Answer, Document
 
-# The guess of one answer's duration before any has been measured (seconds).
+# The guess of one answer's duration before any has been measured (seconds), for Retry-After.
 FIRST_GUESS_S = 5.0
 
 
@@ -29,7 +30,9 @@ class Busy(Exception):
     def __init__(self, message: str, retry_after_s: int, reason: str) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
-        self.reason = reason  # "full" (the line was full) or "timeout" (the turn did not come in time)
+        # "full" (the line was full), "late" (the turn would likely come after the timeout), or
+        # "timeout" (the turn did not come in time)
+        self.reason = reason
 
 
 @dataclass
@@ -43,6 +46,7 @@ class TurnQueue:
     _next_ticket: int = 0
     _busy: bool = False
     _mean_turn_s: float = FIRST_GUESS_S
+    _measured: int = 0
 
     @property
     def waiting(self) -> int:
@@ -72,6 +76,15 @@ class TurnQueue:
                     self._retry_after_locked(),
                     "full",
                 )
+            expected_wait = self._mean_turn_s * (len(self._line) + 1)
+            if self._measured and (self._busy or self._line) and expected_wait > self.wait_timeout_s:
+                # Refused now rather than after a wait that would most likely end in a timeout.
+                raise Busy(
+                    f"the server is busy: {len(self._line) + 1} questions are ahead of this one, about "
+                    f"{expected_wait:.0f} s of work; please retry in about {self._retry_after_locked()} s",
+                    self._retry_after_locked(),
+                    "late",
+                )
             ticket = self._next_ticket
             self._next_ticket += 1
             self._line.append(ticket)
@@ -92,7 +105,8 @@ class TurnQueue:
         """End the current turn, which took `took_s` seconds; the next in line goes."""
         with self._cond:
             self._busy = False
-            self._mean_turn_s = 0.7 * self._mean_turn_s + 0.3 * took_s
+            self._mean_turn_s = took_s if not self._measured else 0.7 * self._mean_turn_s + 0.3 * took_s
+            self._measured += 1
             self._cond.notify_all()
 
 
