@@ -5,14 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+# The earlier question only steers retrieval and the prompt: a long one is cut, not refused.
+MAX_TURN_CHARS = 2000
+
 
 def last_user_turn(history: Sequence[Any]) -> str:
-    """The content of the latest user turn in `history` (dicts or objects with role/content)."""
+    r"""The latest user turn in `history` (dicts or objects with role/content), as printable text.
+
+    Control characters and unpaired surrogates are dropped, so a turn that came from a
+    client as broken text can neither reach the model nor fail its tokenizer.
+
+    >>> last_user_turn([{"role": "user", "content": "Who is\x00 trafficked?\udcff"}, {"role": "assistant"}])
+    'Who is trafficked?'
+    """
     for turn in reversed(history):
-        role = turn["role"] if isinstance(turn, dict) else turn.role
-        content = turn["content"] if isinstance(turn, dict) else turn.content
-        if role == "user" and str(content).strip():
-            return str(content).strip()
+        role = turn.get("role") if isinstance(turn, dict) else getattr(turn, "role", None)
+        content = turn.get("content") if isinstance(turn, dict) else getattr(turn, "content", None)
+        if role != "user" or not isinstance(content, str):
+            continue
+        cleaned = "".join(ch for ch in content if ch.isprintable() or ch in "\n\t").strip()
+        if cleaned:
+            return cleaned[:MAX_TURN_CHARS]
     return ""
 
 
