@@ -128,7 +128,8 @@ class Pipeline:
         sentences = []
         for claim, cites in resolved:
             ok = bool(cites) and all(c.supported for c in cites)
-            if self.config.drop_unsupported and not ok:
+            # A sentence no source shares a word with cannot even be flagged: it never reaches the reader.
+            if not cites or (self.config.drop_unsupported and not ok):
                 continue
             marks = "".join(f" [{c.n}]" for c in cites)
             sentences.append(_with_marks(drop_contradicted_yes(claim.text), marks))

@@ -60,6 +60,13 @@ def test_marker_less_sentence_gets_its_supporting_source(index):
     assert answer.text.endswith(f"[{answer.citations[0].n}].")
 
 
+def test_sentence_that_no_source_backs_at_all_is_left_out(index):
+    draft = "Inmates do logging, mining, and tending crops [1]. Qwxz plorbs vendle."
+    answer = pipeline(index, draft).answer("What work are prison camp inmates forced to do?")
+    assert not answer.abstained
+    assert "Qwxz" not in answer.text and "logging, mining" in answer.text
+
+
 def test_citation_resolves_to_the_exact_span(index):
     p = pipeline(index, "placeholder")
     p.answer("What work are prison camp inmates forced to do?")
