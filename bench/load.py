@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -198,9 +199,7 @@ def run_client(
                     else:
                         body = response.json()
                 else:
-                    body = _gradio_ask(gradio, question, patience_s)
-                    if body is None:
-                        retry_after = 1.0
+                    body, retry_after = _gradio_ask(gradio, question, patience_s)
             except (httpx.TimeoutException, TimeoutError):
                 tally.timeouts += 1
                 continue
@@ -220,17 +219,18 @@ def run_client(
                 tally.latencies.append(took)
 
 
-def _gradio_ask(client, question: str, patience_s: float) -> dict | None:
-    """The answer JSON through gradio_client, or None for a busy reply."""
+def _gradio_ask(client, question: str, patience_s: float) -> tuple[dict | None, float]:
+    """(the answer JSON, 0) through gradio_client, or (None, seconds to wait) for a busy reply."""
     from gradio_client.exceptions import AppError
 
     job = client.submit(question=question, history=[], filters=None, api_name="/ask")
     try:
-        return job.result(timeout=patience_s)
+        return job.result(timeout=patience_s), 0.0
     except AppError as err:
-        if "busy" in str(err):
-            return None
-        raise
+        if "busy" not in str(err):
+            raise
+        wait = re.search(r"retry in about (\d+) s", str(err))
+        return None, float(wait.group(1)) if wait else 1.0
 
 
 def probe(url: str, stop: threading.Event, health: list[float], search: list[float], errors: list[str]) -> None:
