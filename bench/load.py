@@ -42,6 +42,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)  # answered, seconds
     busy_latencies: list[float] = field(default_factory=list)
     busy: int = 0
+    busy_after_timeout: int = 0  # of `busy`: told so only after waiting the whole queue timeout
     errors: list[str] = field(default_factory=list)
     timeouts: int = 0
     crosstalk: list[str] = field(default_factory=list)
@@ -187,11 +188,13 @@ def run_client(
             n += 1
             started = time.monotonic()
             retry_after = 0.0
+            busy_message = ""
             try:
                 if gradio is None:
                     response = http.post(f"{url}/api/ask", json={"question": question})
                     if response.status_code == 503:
                         retry_after = float(response.headers.get("retry-after", "1"))
+                        busy_message = response.json()["error"]
                         body = None
                     elif response.status_code != 200:
                         tally.errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
@@ -199,7 +202,7 @@ def run_client(
                     else:
                         body = response.json()
                 else:
-                    body, retry_after = _gradio_ask(gradio, question, patience_s)
+                    body, retry_after, busy_message = _gradio_ask(gradio, question, patience_s)
             except (httpx.TimeoutException, TimeoutError):
                 tally.timeouts += 1
                 continue
@@ -209,6 +212,7 @@ def run_client(
             took = time.monotonic() - started
             if body is None:
                 tally.busy += 1
+                tally.busy_after_timeout += "without its turn coming" in busy_message
                 tally.busy_latencies.append(took)
                 time.sleep(max(0.0, min(retry_after, stop_at - time.monotonic())))
                 continue
@@ -219,18 +223,18 @@ def run_client(
                 tally.latencies.append(took)
 
 
-def _gradio_ask(client, question: str, patience_s: float) -> tuple[dict | None, float]:
-    """(the answer JSON, 0) through gradio_client, or (None, seconds to wait) for a busy reply."""
+def _gradio_ask(client, question: str, patience_s: float) -> tuple[dict | None, float, str]:
+    """(the answer JSON, 0, "") through gradio_client, or (None, seconds to wait, message) when busy."""
     from gradio_client.exceptions import AppError
 
     job = client.submit(question=question, history=[], filters=None, api_name="/ask")
     try:
-        return job.result(timeout=patience_s), 0.0
+        return job.result(timeout=patience_s), 0.0, ""
     except AppError as err:
         if "busy" not in str(err):
             raise
         wait = re.search(r"retry in about (\d+) s", str(err))
-        return None, float(wait.group(1)) if wait else 1.0
+        return None, float(wait.group(1)) if wait else 1.0, str(err)
 
 
 def probe(url: str, stop: threading.Event, health: list[float], search: list[float], errors: list[str]) -> None:
@@ -268,7 +272,8 @@ def report(
         f"- {args.clients} clients ({args.clients - args.clients // 2} HTTP `/api/ask`, {args.clients // 2} gradio "
         f"`ask`) for {args.duration:g} s; wall time {wall_s:.1f} s (in-flight answers finish after the stop)",
         "",
-        "| clients | answered | answers/s | p50 s | p95 s | max s | busy | busy p50 s | errors | timeouts "
+        "| clients | answered | answers/s | p50 s | p95 s | max s | busy (after timeout) | busy p50 s | errors "
+        "| timeouts "
         "| cross-talk |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -278,12 +283,14 @@ def report(
             total.latencies += t.latencies
             total.busy_latencies += t.busy_latencies
             total.busy += t.busy
+            total.busy_after_timeout += t.busy_after_timeout
             total.errors += t.errors
             total.timeouts += t.timeouts
             total.crosstalk += t.crosstalk
         lines.append(
             f"| {kind} | {t.answered} | {t.answered / wall_s:.2f} | {pct(t.latencies, 50):.1f} | "
-            f"{pct(t.latencies, 95):.1f} | {max(t.latencies, default=float('nan')):.1f} | {t.busy} | "
+            f"{pct(t.latencies, 95):.1f} | {max(t.latencies, default=float('nan')):.1f} | "
+            f"{t.busy} ({t.busy_after_timeout}) | "
             f"{pct(t.busy_latencies, 50):.1f} | {len(t.errors)} | {t.timeouts} | {len(t.crosstalk)} |"
         )
     lines.append("")

@@ -36,12 +36,12 @@ def test_report_counts_busy_errors_and_crosstalk_apart():
     class Args:
         fake, fake_seconds, clients, duration = True, 0.5, 4, 10.0
 
-    http = Tally(latencies=[1.0, 2.0, 3.0], busy=2, busy_latencies=[0.1, 0.3])
+    http = Tally(latencies=[1.0, 2.0, 3.0], busy=2, busy_after_timeout=1, busy_latencies=[0.1, 0.3])
     gradio = Tally(latencies=[4.0], errors=["HTTP 500: boom"], timeouts=1, crosstalk=["asked a, got b"])
     info = {"generator": "QuotingGenerator", "queue": {"max_waiting": 16, "timeout_s": 60.0}}
     text = report(Args(), info, {"http": http, "gradio": gradio}, 10.0, {"/healthz": [0.01, 0.02]}, [])
-    assert "| http | 3 | 0.30 | 2.0 | 2.9 | 3.0 | 2 | 0.2 | 0 | 0 | 0 |" in text
-    assert "| gradio | 1 | 0.10 | 4.0 | 4.0 | 4.0 | 0 | nan | 1 | 1 | 1 |" in text
-    assert "| all | 4 | 0.40 | 2.5 | 3.9 | 4.0 | 2 | 0.2 | 1 | 1 | 1 |" in text
+    assert "| http | 3 | 0.30 | 2.0 | 2.9 | 3.0 | 2 (1) | 0.2 | 0 | 0 | 0 |" in text
+    assert "| gradio | 1 | 0.10 | 4.0 | 4.0 | 4.0 | 0 (0) | nan | 1 | 1 | 1 |" in text
+    assert "| all | 4 | 0.40 | 2.5 | 3.9 | 4.0 | 2 (1) | 0.2 | 1 | 1 | 1 |" in text
     assert "- problem: HTTP 500: boom" in text and "- problem: asked a, got b" in text
     assert math.isnan(pct([], 50))
