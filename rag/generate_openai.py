@@ -26,6 +26,8 @@ TOP_LOGPROBS = 20
 # Local servers need no key, but the client insists on one; never fall back to OPENAI_API_KEY,
 # which would hand a real key to whatever server RAG_OPENAI_BASE_URL names.
 NO_KEY = "no-key"
+# The one-token request that checks a server at start, and whether it returns top_logprobs.
+PROBE: tuple[Message, ...] = ({"role": "user", "content": "Reply with one word: ready?"},)
 
 
 class GeneratorUnavailable(ModelLoadError):
@@ -129,8 +131,7 @@ def connect(config: ServerConfig) -> OpenAIGenerator:
     model = config.model
     try:
         model = pick_model(config.model, served_models(client, config.model), config.base_url)
-        probe = [{"role": "user", "content": "Reply with one word: ready?"}]
-        scorer = top_first_tokens(client, model, probe, unsupported_ok=True) is not None
+        scorer = top_first_tokens(client, model, list(PROBE), unsupported_ok=True) is not None
     except _openai_errors() as err:
         raise explain(err, config, model) from err
     if not scorer:
@@ -181,11 +182,12 @@ def top_first_tokens(
 ) -> dict[str, float] | None:
     """{token text: probability} for the most likely first tokens of the reply, or None if not returned.
 
-    With `unsupported_ok`, a server that rejects the logprobs fields (HTTP 400/422) also gives None.
+    With `unsupported_ok`, a server that fails the request for any reason but a wrong key, URL or
+    model also gives None (llama-cpp-python's server started with `--logits_all false` answers 500).
     """
     import math
 
-    from openai import BadRequestError, UnprocessableEntityError
+    from openai import APIStatusError
 
     try:
         reply = client.chat.completions.create(
@@ -196,8 +198,9 @@ def top_first_tokens(
             logprobs=True,
             top_logprobs=TOP_LOGPROBS,
         )
-    except (BadRequestError, UnprocessableEntityError):
-        if unsupported_ok:
+    except APIStatusError as err:
+        if unsupported_ok and err.status_code not in (401, 403, 404):
+            log.info("no top_logprobs from %s: %s", client.base_url, _short(err))
             return None
         raise
     choice = reply.choices[0] if reply.choices else None

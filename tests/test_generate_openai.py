@@ -35,6 +35,7 @@ class Script:
         self.pieces = ["Inmates ", "log ", "and mine [1]."]
         self.top: dict[str, float] | None = {"NONE": -1.2, "N": -4.0, "In": -0.5, "Yes": -2.0, "No": -0.3}
         self.status = 200  # for chat completions
+        self.logprobs_status = 200  # for chat completions that ask for logprobs
         self.error_body: dict[str, Any] = {}
         self.delay_s = 0.0
         self.requests: list[dict[str, Any]] = []
@@ -69,7 +70,9 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
                 self._json(404, {"error": {"message": "not found"}})
                 return
             time.sleep(script.delay_s)
-            if script.status != 200:
+            if body.get("logprobs") and script.logprobs_status != 200:
+                self._json(script.logprobs_status, {"error": {"message": "logprobs need logits_all"}})
+            elif script.status != 200:
                 self._json(script.status, script.error_body or {"error": {"message": "refused"}})
             elif body.get("stream"):
                 self._stream()
@@ -177,6 +180,22 @@ def test_a_server_without_logprobs_is_not_a_scorer(server):
     assert isinstance(generator, OpenAIGenerator)
     assert not isinstance(generator, NextTokenScorer)
     assert list(generator.generate(MESSAGES, GenerationOptions())) == script.pieces
+
+
+@pytest.mark.parametrize("status", [400, 422, 500])
+def test_a_server_that_fails_logprobs_requests_is_not_a_scorer(server, status):
+    url, script = server
+    script.logprobs_status = status
+    generator = connect(config(url))
+    assert not isinstance(generator, NextTokenScorer)
+    assert list(generator.generate(MESSAGES, GenerationOptions())) == script.pieces
+
+
+def test_a_wrong_key_at_start_is_reported_not_taken_for_missing_logprobs(server):
+    url, script = server
+    script.logprobs_status = 401
+    with pytest.raises(GeneratorUnavailable, match="RAG_OPENAI_API_KEY"):
+        connect(config(url))
 
 
 def test_an_unknown_model_names_the_served_ones(server):
