@@ -100,6 +100,7 @@ def main() -> None:
             for item, run, final, call in answered:
                 row = {"id": item.id, "repeat": rep, "pipeline": asdict(run)}
                 row["abstained"] = bool(final and final.abstained)
+                row["timings"] = dict(final.timings) if final else {}
                 row["generated"] = call is not None
                 if call is not None:
                     bare, _ = timed_stream(generator.generate(*call))
