@@ -108,11 +108,17 @@ def main() -> None:
                     row["prompt_tokens"] = prompt_tokens(generator, call[0])
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    result = {"machine": machine(), "questions": len(items), "load_s": round(load_s, 2), "rows": rows}
-    result["summary"] = summary(rows)
-    args.out.write_text(json.dumps(result, indent=1), encoding="utf-8")
-    print(json.dumps(result["summary"], indent=1))
+                # Written after every answer, so a run stopped early still leaves its figures.
+                save(args.out, rows, len(items), load_s, complete=False)
+    save(args.out, rows, len(items), load_s, complete=True)
+    print(json.dumps(summary(rows), indent=1))
+
+
+def save(out: Path, rows: list[dict], questions: int, load_s: float, complete: bool) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = {"machine": machine(), "questions": questions, "load_s": round(load_s, 2), "complete": complete}
+    result |= {"rows": rows, "summary": summary(rows)}
+    out.write_text(json.dumps(result, indent=1), encoding="utf-8")
 
 
 def summary(rows: list[dict]) -> dict:

@@ -64,7 +64,13 @@ def answer_section(data: dict) -> str:
     pt = s.get("prompt_tokens")
     return (
         "## Answer latency (shipped report)\n\n"
-        f"{s['generated']} of the {data['questions']} answerable questions of `eval/data/dev.jsonl` reached "
+        + (
+            f"**Incomplete run:** only {s['all']} of the {data['questions']} questions were measured "
+            "before the run was stopped.\n\n"
+            if not data.get("complete", True)
+            else ""
+        )
+        + f"{s['generated']} of the {data['questions']} answerable questions of `eval/data/dev.jsonl` reached "
         f"generation ({s['abstained_without_generating']} abstained before it); models loaded in "
         f"{data['load_s']} s. Median / p95 in seconds.\n\n"
         + table(["run", "first token", "total", "tokens/s (median)", "tokens (median)"], rows)

@@ -89,3 +89,22 @@ def test_many_reports_filter_by_country_and_reuse_vectors_when_one_changes(tmp_p
     changed = [c for c in again.index.chunks if c.doc_id not in first.documents]
     assert changed and again.embedded == len(changed)
     assert again.reused == len(again.index.chunks) - len(changed)
+
+
+def test_answer_summary_ratios_use_only_generated_answers():
+    from bench.answer import summary
+
+    def run(first, total, tokens):
+        return {"first_token_s": first, "total_s": total, "tokens": tokens}
+
+    rows = [
+        {"pipeline": run(1.0, 3.3, 21), "bare": run(1.0, 3.0, 21), "prompt_tokens": 200, "generated": True},
+        {"pipeline": run(2.0, 4.0, 11), "bare": run(1.0, 4.0, 11), "prompt_tokens": 300, "generated": True},
+        {"pipeline": run(0.5, 0.5, 1), "generated": False},
+    ]
+    s = summary(rows)
+    assert s["generated"] == 2 and s["abstained_without_generating"] == 1
+    assert s["overhead_ratio_median"] == pytest.approx((1.1 + 1.0) / 2, abs=1e-3)
+    assert s["first_token_ratio_median"] == pytest.approx(1.5)
+    assert s["pipeline"]["tokens_per_s"]["p50"] == pytest.approx((20 / 2.3 + 10 / 2.0) / 2)
+    assert s["prompt_tokens"]["p50"] == 250
