@@ -1,0 +1,127 @@
+"""The openai backend against llama-cpp-python's own server vs the in-process llama.cpp backend.
+
+    python -m bench.openai_backend --limit 18 --repeats 1 [--index-dir DIR]
+
+Starts `python -m llama_cpp.server` on the packaged model (same thread count as in process), runs
+the questions of eval/data/dev.jsonl through the same retriever with each generator in turn
+(in process, then server, question by question), and prints time to first token and to the full
+answer (medians, and the ratio server / in process), and how often the two greedy drafts, the
+P(NONE) probes and the abstention decisions agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from rag import factory
+from rag.answer import Pipeline
+from rag.generate import Generator, LlamaCppGenerator, NextTokenScorer
+from rag.generate_openai import ServerConfig, connect
+from rag.settings import Settings
+
+DEV = Path(__file__).parents[1] / "eval" / "data" / "dev.jsonl"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model: Path, threads: int, n_ctx: int, log: Path) -> tuple[subprocess.Popen, str]:
+    """llama-cpp-python's server on a free local port, once /v1/models answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads)]
+    process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(f"{url}/models", timeout=2):
+                return process, url
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise RuntimeError(f"the server did not answer within 120 s; see {log}")
+
+
+def pipeline_with(base: Pipeline, generator: Generator) -> Pipeline:
+    scorer = generator if isinstance(generator, NextTokenScorer) else None
+    return dataclasses.replace(base, generator=generator, scorer=scorer)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=18)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--index-dir", type=Path)
+    args = parser.parse_args()
+
+    settings = Settings(**({"index_dir": args.index_dir} if args.index_dir else {}))
+    threads = settings.generator_threads or os.cpu_count() or 2
+    model = factory.generator_path(settings)
+    local = LlamaCppGenerator(model, n_ctx=settings.context_tokens, n_threads=threads)
+    base = factory.make_pipeline(settings, say=lambda _m: None, generator=local)
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / "report-rag-llama-server.log"
+    process, url = start_server(model, threads, settings.context_tokens, log)
+    try:
+        remote = pipeline_with(base, connect(ServerConfig(base_url=url)))
+        items = [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()][: args.limit]
+        rows = []
+        for _ in range(args.repeats):
+            for item in items:
+                a = base.answer(item["question"], item.get("history", []))
+                b = remote.answer(item["question"], item.get("history", []))
+                rows.append((item["id"], a, b))
+                print(
+                    f"{item['id']}: first token {a.timings.get('first_token_s', 0):.2f} / "
+                    f"{b.timings.get('first_token_s', 0):.2f} s, total {a.timings['total_s']:.2f} / "
+                    f"{b.timings['total_s']:.2f} s, same draft: {a.draft == b.draft}, "
+                    f"P(NONE) {a.timings.get('p_none', -1):.4f} / {b.timings.get('p_none', -1):.4f}",
+                    flush=True,
+                )
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    report(rows)
+
+
+def report(rows) -> None:
+    generated = [(a, b) for _, a, b in rows if "first_token_s" in a.timings and "first_token_s" in b.timings]
+
+    def median(values):
+        return statistics.median(values) if values else float("nan")
+
+    print(f"\n{len(rows)} answers each; {len(generated)} where both generated (no early abstention)")
+    for key in ("first_token_s", "total_s"):
+        pairs = generated if key == "first_token_s" else [(a, b) for _, a, b in rows]
+        local = median([a.timings[key] for a, _ in pairs])
+        server = median([b.timings[key] for _, b in pairs])
+        ratio = median([b.timings[key] / a.timings[key] for a, b in pairs if a.timings[key] > 0])
+        print(f"{key:14s} median in process {local:.2f} s, server {server:.2f} s, per-question ratio {ratio:.2f}")
+    probed = [(a, b) for _, a, b in rows if "p_none" in a.timings and "p_none" in b.timings]
+    gap = max((abs(a.timings["p_none"] - b.timings["p_none"]) for a, b in probed), default=float("nan"))
+    print(f"same draft: {sum(a.draft == b.draft for _, a, b in rows)}/{len(rows)}")
+    print(f"same answer text: {sum(a.text == b.text for _, a, b in rows)}/{len(rows)}")
+    print(f"same abstention: {sum(a.abstained == b.abstained for _, a, b in rows)}/{len(rows)}")
+    print(f"P(NONE) probed by both: {len(probed)}, largest difference {gap:.4f}")
+    for qid, a, b in rows:
+        if a.draft != b.draft:
+            print(f"  {qid} differs:\n    in process: {a.draft!r}\n    server:     {b.draft!r}")
+
+
+if __name__ == "__main__":
+    main()

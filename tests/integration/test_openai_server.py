@@ -1,0 +1,162 @@
+"""The openai backend against a real OpenAI-compatible server: llama-cpp-python's own, on the packaged model."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag import factory
+from rag.generate import GenerationOptions, LlamaCppGenerator
+from rag.generate_openai import PROBE, OpenAIScoringGenerator
+from rag.prompt import NONE
+from rag.settings import Backend, Settings
+from rag.store import load_index
+
+pytestmark = pytest.mark.integration
+RAG = str(Path(sys.executable).parent / "rag")
+PRISON = "What work are prison camp inmates forced to do?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def model_path() -> Path:
+    return factory.generator_path(Settings(), say=lambda _m: None)
+
+
+@pytest.fixture(scope="module")
+def server_url(model_path, tmp_path_factory) -> Iterator[str]:
+    """`python -m llama_cpp.server` on a free port, ready once /v1/models answers."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    threads = str(os.cpu_count() or 2)
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--n_ctx", "2048", "--n_threads", threads]
+    with log.open("w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"llama_cpp.server not ready after 180 s:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def settings(server_url, tmp_path_factory) -> Settings:
+    return Settings(
+        index_dir=tmp_path_factory.mktemp("index"),
+        generator_backend=Backend.OPENAI,
+        openai_base_url=server_url,
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline(settings):
+    return factory.make_pipeline(settings, say=lambda _m: None)
+
+
+def env_for(settings: Settings, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "RAG_INDEX_DIR": str(settings.index_dir),
+        "RAG_GENERATOR_BACKEND": "openai",
+        "RAG_OPENAI_BASE_URL": settings.openai_base_url,
+        **extra,
+    }
+
+
+class Recorder:
+    """Passes generation through, keeping the messages and options the pipeline sent."""
+
+    def __init__(self, generator) -> None:
+        self.generator = generator
+        self.calls: list[tuple[list, GenerationOptions]] = []
+
+    def generate(self, messages, options):
+        self.calls.append((list(messages), options))
+        return self.generator.generate(messages, options)
+
+
+def test_none_probe_matches_the_in_process_backend_but_greedy_drafts_may_not(pipeline, model_path):
+    """Same messages and the same cache history: P(NONE) agrees with llama.cpp in process.
+
+    Runs first on the fresh server, whose only request so far was the start-up probe; the local
+    model reads that probe too, then both read P(NONE) and generate. The greedy drafts are not
+    asserted equal: measured, they diverge after the first sentence on this very question
+    (to return logprobs the server computes logits at every prompt position, which changes
+    llama.cpp's sums slightly, enough to flip near-ties).
+    """
+    recorder = Recorder(pipeline.generator)
+    served = dataclasses.replace(pipeline, generator=recorder).answer(PRISON)
+    [(messages, options)] = recorder.calls
+    local = LlamaCppGenerator(model_path, n_ctx=2048)
+    local.next_token_probability(PROBE, [NONE])
+    assert local.next_token_probability(messages, [NONE]) == pytest.approx(served.timings["p_none"], abs=1e-3)
+    draft = "".join(local.generate(messages, options))
+    for text in (draft, served.draft):
+        assert all(word in text for word in ("logging", "mining", "crops")), text
+
+
+def test_the_server_returns_top_logprobs_so_the_none_probe_runs(pipeline):
+    assert isinstance(pipeline.generator, OpenAIScoringGenerator)
+    assert pipeline.scorer is pipeline.generator
+    answer = pipeline.answer(PRISON)
+    assert 0.0 <= answer.timings["p_none"] < 0.1  # probed, and far from abstaining
+
+
+def test_rag_ask_answers_through_the_server_with_exact_spans(pipeline, settings):
+    result = subprocess.run(
+        [RAG, "ask", PRISON, "--json"], capture_output=True, text=True, timeout=600, env=env_for(settings)
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    answer = json.loads(result.stdout)
+    assert not answer["abstained"]
+    text = answer["answer"].lower()
+    assert all(word in text for word in ("logging", "mining", "crops")), answer["answer"]
+    assert any(c["supported"] for c in answer["citations"]), answer["citations"]
+    documents = load_index(settings.index_dir).documents
+    for c in answer["citations"]:
+        assert documents[c["doc_id"]].text[c["quote_start"] : c["quote_end"]] == c["quote"]
+
+
+def test_rag_ask_names_an_unreachable_server_in_one_line(pipeline, settings):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"  # bound, never listening: connections are refused
+        env = env_for(settings, RAG_OPENAI_BASE_URL=url, RAG_OPENAI_MAX_RETRIES="0")
+        result = subprocess.run([RAG, "ask", PRISON], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"rag: error: cannot reach the generation server at {url}")
+    assert "RAG_OPENAI_BASE_URL" in lines[0] and "Traceback" not in result.stderr
