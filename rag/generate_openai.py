@@ -214,24 +214,21 @@ def top_first_tokens(
 
 
 def first_token_probability(top: dict[str, float], words: Sequence[str]) -> float:
-    """The probability of the first token of each word, read from the top alternatives.
+    """The probability that the first token is one of `words`, read from the top alternatives.
 
-    A word's first token is taken to be the longest listed token that begins it; a word none of
-    whose beginnings is listed counts 0 (it is less likely than every listed token).
+    Words are matched whole: the client does not know the server's tokenizer, and counting a
+    shorter token that merely begins a word ("N" for "NONE") overstated P(NONE) on real questions.
+    A word the model splits into several tokens therefore counts 0 (NONE, Yes and No are single
+    tokens for Qwen2.5); so does a word less likely than every listed token.
 
     >>> first_token_probability({"NONE": 0.25, "N": 0.05, "The": 0.6}, ["NONE"])
     0.25
     >>> round(first_token_probability({"Yes": 0.7, " Yes": 0.1, "No": 0.2}, ["Yes", " Yes"]), 2)
     0.8
-    >>> first_token_probability({"The": 1.0}, ["NONE"])
+    >>> first_token_probability({"N": 0.3, "The": 0.6}, ["NONE"])
     0.0
     """
-    chosen = set()
-    for word in words:
-        starts = [t for t in top if t and word.startswith(t)]
-        if starts:
-            chosen.add(max(starts, key=len))
-    return float(sum(top[t] for t in chosen))
+    return float(sum(top[w] for w in set(words) if w in top))
 
 
 def explain(err: Exception, config: ServerConfig, model: str) -> GeneratorUnavailable:

@@ -167,7 +167,7 @@ def test_a_server_with_top_logprobs_scores_the_first_token(server):
     url, _script = server
     generator = connect(config(url))
     assert isinstance(generator, NextTokenScorer)
-    # The longest listed token that begins the word: "NONE", not "N".
+    # The whole word only: "NONE", not "N".
     assert generator.next_token_probability(MESSAGES, ["NONE"]) == pytest.approx(0.3012, abs=1e-4)
     p_yes = generator.p_yes(MESSAGES)
     assert p_yes == pytest.approx(0.1353 / (0.1353 + 0.7408), abs=1e-3)
@@ -303,12 +303,13 @@ def test_the_factory_reports_an_unreachable_server():
         factory.make_generator(settings)
 
 
-def test_first_token_probability_takes_the_longest_listed_start():
+def test_first_token_probability_matches_whole_words_only():
     top = {"NO": 0.1, "NONE": 0.2, "N": 0.05, " The": 0.6}
     assert first_token_probability(top, ["NONE"]) == pytest.approx(0.2)
     assert first_token_probability(top, ["NO"]) == pytest.approx(0.1)
     assert first_token_probability(top, ["NONE", "NO"]) == pytest.approx(0.3)
     assert first_token_probability(top, ["NONE", "NONE"]) == pytest.approx(0.2)  # counted once
+    assert first_token_probability({"N": 0.05, " The": 0.95}, ["NONE"]) == 0.0  # "N" is not "NONE"
     assert first_token_probability(top, ["Yes"]) == 0.0
 
 
