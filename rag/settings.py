@@ -104,8 +104,10 @@ class Settings(BaseSettings):
     max_queue: int = Field(default=16, ge=0, le=32)
     queue_timeout_s: float = Field(default=60.0, gt=0, le=600)
     # Requests (POSTs: questions, searches, uploads) one client address may make, in the `limits`
-    # notation ("30/minute", "5/second;100/hour"); empty turns the limit off.
-    rate_limit: str = "30/minute"
+    # notation ("60/minute", "5/second;100/hour"); empty turns the limit off. The chat page itself
+    # posts once when it opens and once per question; 60 leaves room for several people behind one
+    # address while a script hammering the API is stopped within a minute.
+    rate_limit: str = "60/minute"
     # Origins (scheme://host[:port], `*` as a port or as the whole list) whose pages may call the API
     # and frame the chat; the server's own origin is always allowed. Comma-separated in RAG_ALLOWED_ORIGINS.
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ("http://localhost:*", "http://127.0.0.1:*")
