@@ -2,9 +2,9 @@
 
 A question typed in the chat goes `respond` -> `AnswerService.stream` -> `rag.answer.Pipeline.stream`;
 the streamed text is shown as it comes, then replaced by the checked Answer with clickable `[n]`
-markers, and the sources panel shows each cited passage with its quote highlighted. When the server
-is busy (the service's line is full, or the turn did not come in time) the chat says so and puts the
-question back in the box; the `ask` endpoint raises the same message as a Gradio error.
+markers, and the sources panel shows each cited passage with its quote highlighted. When the service
+has no turn for a question (`Busy`: the line is full, or the turn would come or came too late) the chat
+says so and puts the question back in the box; the `ask` endpoint raises the same message as an error.
 """
 
 from __future__ import annotations
