@@ -72,3 +72,10 @@ def test_api_ask_treats_a_path_as_text(client, secret_file):
     response = client.post("/api/ask", json={"question": str(secret_file), "history": []})
     assert response.status_code in (200, 400, 422)
     assert SECRET not in response.text
+
+
+def test_the_upload_route_refuses_large_files(client):
+    small = client.post("/gradio_api/upload", files={"files": ("a.txt", b"x" * 1000, "text/plain")})
+    large = client.post("/gradio_api/upload", files={"files": ("b.txt", b"x" * 1_000_000, "text/plain")})
+    assert small.status_code == 200
+    assert large.status_code == 413

@@ -202,6 +202,9 @@ def build_blocks(service: AnswerService, settings: Settings) -> Any:
     return blocks
 
 
+UPLOAD_LIMIT = "64kb"
+
+
 def create_app(service: AnswerService, settings: Settings) -> Any:
     """FastAPI with the API routes, then the Gradio chat at /."""
     app = FastAPI(title="report-rag")
@@ -213,6 +216,8 @@ def create_app(service: AnswerService, settings: Settings) -> Any:
         css=_asset("chat.css"),
         js=_asset("chat.js"),
         footer_links=["api"],
+        # The chat takes no files; Gradio's upload route stays, so bound what a stranger can store.
+        max_file_size=UPLOAD_LIMIT,
         theme=gr.themes.Default(primary_hue="blue", secondary_hue="slate"),
     )
 
