@@ -37,7 +37,11 @@ def grounded(citations: Sequence[Citation]) -> bool:
     return any(c.supported for c in citations)
 
 
-_QUANTITY_QUESTION = re.compile(r"\bhow (?:many|much)\b", re.IGNORECASE)
+_QUANTITY_QUESTION = re.compile(
+    r"\bhow (?:many|much)\b|\bpopulation\b"
+    r"|\bwhat (?:is|was|are|were) the (?:number|percentage|proportion|share|amount|size)\b",
+    re.IGNORECASE,
+)
 _QUANTITY = re.compile(
     r"\d|\b(?:unknown|no|none|zero|few|several|half|dozens?|hundreds?|thousands?|millions?|"
     r"tens|majority|little|one|two|three|four|five|six|seven|eight|nine|ten)\b",
@@ -46,12 +50,14 @@ _QUANTITY = re.compile(
 
 
 def lacks_quantity(question: str, answer: str) -> bool:
-    """A "how many / how much" question answered without any amount did not get its answer.
+    """A question for an amount ("how many", "what is the population") answered without one did not get its answer.
 
     >>> lacks_quantity("How many prison camps are there?", "North Korea operates prison camps [1].")
     True
     >>> lacks_quantity("How many are held?", "An estimated 150,000 to 200,000 persons [1].")
     False
+    >>> lacks_quantity("What is the population of North Korea?", "North Korea is a source country [1].")
+    True
     """
     return bool(_QUANTITY_QUESTION.search(question)) and not _QUANTITY.search(re.sub(r"\[\d+\]", "", answer))
 
