@@ -6,7 +6,7 @@ import pytest
 
 from rag.ingest import load_document
 from rag.types import Document
-from tests.fakes import REPORT_PATH, HashEmbedder
+from tests.fakes import REPORT_PATH, HashEmbedder, write
 
 
 @pytest.fixture
@@ -17,3 +17,12 @@ def embedder() -> HashEmbedder:
 @pytest.fixture(scope="session")
 def report() -> Document:
     return load_document(REPORT_PATH)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """Two small reports in a folder."""
+    folder = tmp_path / "corpus"
+    write(folder, "camps.txt", "Camps\n\nPrison camps hold many people. They log, mine and tend crops.")
+    write(folder, "work.txt", "Overseas work\n\nWorkers go to Russia and Poland. Wages go to state accounts.")
+    return folder

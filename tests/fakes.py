@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,3 +71,46 @@ class ScriptedGenerator:
     @property
     def last_user_message(self) -> str:
         return self.prompts[-1][-1]["content"]
+
+
+class HeldGenerator:
+    """Starts answering, then holds until the test opens `gate`; records the prompts in arrival order."""
+
+    def __init__(self, reply: str = "Inmates do logging, mining, and tending crops.", limit_s: float = 60) -> None:
+        self.reply = reply
+        self.limit_s = limit_s
+        self.gate = threading.Event()
+        self.started = threading.Event()
+        self.order: list[str] = []
+
+    def generate(self, messages, options):
+        self.order.append(messages[-1]["content"])
+        self.started.set()
+        if not self.gate.wait(timeout=self.limit_s):
+            raise RuntimeError("the test never let the answer finish")
+        yield self.reply
+
+
+def wait_until(condition, what: str, limit_s: float = 20.0) -> None:
+    """Poll `condition` until true; fails the test after `limit_s` seconds."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.005)
+
+
+def install_part_packages(site: Path, prefix: str, pieces: Sequence[bytes]) -> None:
+    """Write importable packages `{prefix}1..N` under `site`, each shipping one piece via `get_part_path()`."""
+    for n, data in enumerate(pieces, start=1):
+        pkg = site / f"{prefix}{n}"
+        pkg.mkdir(parents=True)
+        (pkg / "part.bin").write_bytes(data)
+        (pkg / "__init__.py").write_text(
+            "from pathlib import Path\ndef get_part_path():\n    return Path(__file__).parent / 'part.bin'\n"
+        )
+
+
+def forget_part_packages(prefix: str, count: int) -> None:
+    for n in range(1, count + 1):
+        sys.modules.pop(f"{prefix}{n}", None)

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from rag.settings import Settings
 from tests.browser.support import PRISON_QUESTION, fake_pipeline, running
-from tests.fakes import REPORT_PATH
+from tests.fakes import REPORT_PATH, HeldGenerator, wait_until
 from ui.app import create_app
 from ui.service import AnswerService
 
@@ -198,28 +198,6 @@ def test_gradio_client_ask_and_search(service):
             client.predict(question="  ", history=[], filters=None, api_name="/ask")
         html = client.predict("logging mining tending crops", api_name="/search")
         assert '<li class="rr-passage" id="passage-1">' in html and "logging, mining, and tending crops" in html
-
-
-class HeldGenerator:
-    """Starts answering, then holds until the test lets it finish."""
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-        self.started = threading.Event()
-
-    def generate(self, messages, options):
-        self.started.set()
-        if not self.gate.wait(timeout=60):
-            raise RuntimeError("the test never let the answer finish")
-        yield "Inmates do logging, mining, and tending crops."
-
-
-def wait_until(condition, what: str, limit_s: float = 20.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.01)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from rag.store import (
     load_index,
     remove_leftovers,
 )
-from tests.fakes import HashEmbedder, write
+from tests.fakes import HashEmbedder, forget_part_packages, install_part_packages, write
 
 REPO = Path(__file__).resolve().parents[1]
 QUERIES = ("prison camps logging", "workers wages accounts", "protocol ratified")
@@ -33,14 +33,6 @@ QUERIES = ("prison camps logging", "workers wages accounts", "protocol ratified"
 
 def quiet(_msg: str) -> None:
     pass
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    folder = tmp_path / "corpus"
-    write(folder, "camps.txt", "Camps\n\nPrison camps hold many people. They log, mine and tend crops.")
-    write(folder, "work.txt", "Overseas work\n\nWorkers go to Russia and Poland. Wages go to state accounts.")
-    return folder
 
 
 def results(index, embedder) -> list[list[tuple[str, float]]]:
@@ -410,17 +402,10 @@ def test_restart_reuses_the_persisted_index_without_embedding(tmp_path, corpus, 
 def parts(tmp_path, monkeypatch):
     """Two installed 'part packages' of a split model file."""
     pieces = [b"GGUF" + bytes(range(256)) * 8, b"tail" * 100]
-    for n, data in enumerate(pieces, start=1):
-        pkg = tmp_path / "site" / f"faultpart{n}"
-        pkg.mkdir(parents=True)
-        (pkg / "part.bin").write_bytes(data)
-        (pkg / "__init__.py").write_text(
-            "from pathlib import Path\ndef get_part_path():\n    return Path(__file__).parent / 'part.bin'\n"
-        )
+    install_part_packages(tmp_path / "site", "faultpart", pieces)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     yield pieces
-    for n in range(1, 3):
-        sys.modules.pop(f"faultpart{n}", None)
+    forget_part_packages("faultpart", len(pieces))
 
 
 def split_model(pieces):

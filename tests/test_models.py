@@ -1,26 +1,19 @@
 import hashlib
-import sys
 
 import pytest
 
 from rag.models import ModelFileError, SplitModel, assemble
+from tests.fakes import forget_part_packages, install_part_packages
 
 
 @pytest.fixture
 def parts(tmp_path, monkeypatch):
     """Three installed 'part packages', each shipping one piece of a file."""
     pieces = [b"GGUF" + bytes(range(256)) * 40, b"middle" * 1000, b"end"]
-    for n, data in enumerate(pieces, start=1):
-        pkg = tmp_path / "site" / f"fakepart{n}"
-        pkg.mkdir(parents=True)
-        (pkg / "part.bin").write_bytes(data)
-        (pkg / "__init__.py").write_text(
-            "from pathlib import Path\ndef get_part_path():\n    return Path(__file__).parent / 'part.bin'\n"
-        )
+    install_part_packages(tmp_path / "site", "fakepart", pieces)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     yield pieces
-    for n in range(1, 4):
-        sys.modules.pop(f"fakepart{n}", None)
+    forget_part_packages("fakepart", len(pieces))
 
 
 def model(sha: str, parts: int = 3) -> SplitModel:

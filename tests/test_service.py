@@ -7,34 +7,10 @@ from dataclasses import replace
 import pytest
 
 from tests.browser.support import PRISON_QUESTION, fake_pipeline
+from tests.fakes import HeldGenerator, wait_until
 from ui.service import AnswerService, Busy, TurnQueue
 
 OTHER_QUESTION = "Which European country ended its program for North Korean workers?"
-
-
-class GatedGenerator:
-    """Answers only when the test opens the gate; records the order in which prompts arrived."""
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-        self.started = threading.Event()
-        self.order: list[str] = []
-
-    def generate(self, messages, options):
-        self.order.append(messages[-1]["content"])
-        self.started.set()
-        if not self.gate.wait(timeout=30):
-            raise RuntimeError("the test never opened the gate")
-        yield "Inmates do logging, mining, and tending crops."
-
-
-def wait_until(condition, what: str, limit_s: float = 10.0) -> None:
-    """Poll `condition` until true; fails the test after `limit_s` seconds."""
-    deadline = time.monotonic() + limit_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        time.sleep(0.005)
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +18,8 @@ def pipeline(tmp_path_factory):
     return fake_pipeline(tmp_path_factory.mktemp("service"))
 
 
-def gated_service(pipeline, max_waiting: int, timeout_s: float = 30.0) -> tuple[AnswerService, GatedGenerator]:
-    generator = GatedGenerator()
+def gated_service(pipeline, max_waiting: int, timeout_s: float = 30.0) -> tuple[AnswerService, HeldGenerator]:
+    generator = HeldGenerator(limit_s=30)
     return AnswerService(replace(pipeline, generator=generator), max_waiting, timeout_s), generator
 
 

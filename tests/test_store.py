@@ -11,14 +11,6 @@ from tests.fakes import REPORT_PATH, HashEmbedder, write
 CHUNKING = ChunkingConfig(max_chars=400, overlap=1)
 
 
-@pytest.fixture
-def corpus(tmp_path):
-    folder = tmp_path / "corpus"
-    write(folder, "camps.txt", "Camps\n\nPrison camps hold many people. They log, mine and tend crops.")
-    write(folder, "work.txt", "Overseas work\n\nWorkers go to Russia and Poland. Wages go to state accounts.")
-    return folder
-
-
 def build(tmp_path, inputs, embedder, previous=None):
     return build_index(tmp_path / "index", inputs, embedder, CHUNKING, previous=previous)
 

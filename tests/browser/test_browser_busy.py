@@ -8,26 +8,13 @@ from playwright.sync_api import expect
 
 from rag.settings import Settings
 from tests.browser.support import PRISON_QUESTION, PRISON_REPLY, chromium, fake_pipeline, running
+from tests.fakes import HeldGenerator
 from ui.app import create_app
 from ui.service import AnswerService
 
 
-class HeldGenerator:
-    """Answers the first question only when the test lets it; later ones at once."""
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-        self.started = threading.Event()
-
-    def generate(self, messages, options):
-        self.started.set()
-        if not self.gate.wait(timeout=60):
-            raise RuntimeError("the test never let the answer finish")
-        yield PRISON_REPLY.replace(".", " [2].")
-
-
 def test_a_busy_server_says_so_in_the_chat_and_the_question_can_be_sent_again(tmp_path):
-    generator = HeldGenerator()
+    generator = HeldGenerator(PRISON_REPLY.replace(".", " [2]."))
     service = AnswerService(replace(fake_pipeline(tmp_path), generator=generator), max_waiting=0)
     with running(create_app(service, Settings())) as url, chromium() as browser:
         holder = threading.Thread(
