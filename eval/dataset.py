@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-QuestionType = Literal["fact", "list", "why", "paraphrase", "multi-turn", "unanswerable", "injection"]
+# The shared schema's types; a set may add its own ("yes-no", "summary"), reported under their own name.
+KNOWN_TYPES = ("fact", "list", "why", "paraphrase", "multi-turn", "unanswerable", "injection")
 
 
 class Turn(BaseModel):
@@ -25,10 +26,14 @@ class EvalItem(BaseModel):
     question: str
     history: tuple[Turn, ...] = ()
     answerable: bool
-    type: QuestionType
+    type: str = Field(min_length=1)
     answer: str = ""
     must_include: tuple[tuple[str, ...], ...] = ()
+    # Strings whose presence makes an answer wrong (an inverted "yes,", another country's tier).
+    must_not: tuple[str, ...] = ()
     evidence: tuple[str, ...] = Field(default=())
+    # "held": kept out of every tuning decision and reported apart.
+    split: Literal["dev", "held"] = "dev"
 
 
 class DatasetError(ValueError):

@@ -31,6 +31,16 @@ def must_include_score(answer: str, groups: Sequence[Sequence[str]]) -> float:
     return sum(1 for g in groups if any(s.casefold() in text for s in g)) / len(groups)
 
 
+def must_not_hits(answer: str, forbidden: Sequence[str]) -> list[str]:
+    """The forbidden strings the answer contains (case-insensitive).
+
+    >>> must_not_hits("Yes, it is on Tier 2.", ["yes,", "tier 3"])
+    ['yes,']
+    """
+    text = answer.casefold()
+    return [f for f in forbidden if f.casefold() in text]
+
+
 def normalize_answer(text: str) -> str:
     """SQuAD-style normalisation: lower case, no punctuation, articles or citation markers.
 
@@ -51,7 +61,12 @@ class QuestionScore:
     type: str
     answerable: bool
     abstained: bool
+    split: str = "dev"
     must_include: float | None = None
+    # Answered and wrong (score 0, a must_not hit, or an unanswerable question answered), and
+    # every citation says Supported: the failure a reader cannot see.
+    wrong: bool | None = None
+    confidently_wrong: bool | None = None
     exact_match: bool | None = None
     quote_ranks: tuple[int | None, ...] = ()
     evidence_cited: bool | None = None
@@ -73,7 +88,7 @@ def score_prediction(
     """All metrics of one prediction."""
     answer = str(pred.get("answer", ""))
     abstained = bool(pred.get("abstained"))
-    s = QuestionScore(item.id, item.type, item.answerable, abstained)
+    s = QuestionScore(item.id, item.type, item.answerable, abstained, item.split)
     timings = pred.get("timings") or {}
     s.first_token_s = timings.get("first_token_s")
     s.total_s = timings.get("total_s")
@@ -82,13 +97,19 @@ def score_prediction(
         s.tokens_per_s = timings["tokens"] / decode_s
     passages = [p["text"] for p in sorted(pred.get("passages", []), key=lambda p: p["rank"])]
     citations = pred.get("citations", [])
+    forbidden = must_not_hits(answer, item.must_not) if not abstained else []
+    if forbidden:
+        s.notes.append(f"contains {', '.join(repr(f) for f in forbidden)}")
     if item.answerable:
-        s.must_include = 0.0 if abstained else must_include_score(answer, item.must_include)
+        s.must_include = 0.0 if abstained or forbidden else must_include_score(answer, item.must_include)
         s.exact_match = not abstained and normalize_answer(answer) == normalize_answer(item.answer)
         if item.evidence:
             s.quote_ranks = score_passages(passages, item.evidence).quote_ranks
             if not abstained:
                 s.evidence_cited = any(holds(c["text"], q) for c in citations for q in item.evidence)
+    if not abstained:
+        s.wrong = not item.answerable or bool(forbidden) or s.must_include == 0.0
+        s.confidently_wrong = s.wrong and all(c.get("supported") for c in citations)
     for c in citations:
         s.quotes += 1
         text = doc_texts.get(c.get("doc_id", ""), "")
@@ -150,6 +171,10 @@ def aggregate(scores: Sequence[QuestionScore]) -> dict[str, float | int | None]:
     out["exact_match"] = _mean([1.0 if s.exact_match else 0.0 for s in answerable])
     out["abstention_accuracy"] = _mean([1.0 if s.abstained else 0.0 for s in unanswerable])
     out["false_abstention"] = _mean([1.0 if s.abstained else 0.0 for s in answerable])
+    answered = [s for s in scores if not s.abstained]
+    out["answered"] = len(answered)
+    out["wrong_answered"] = _mean([1.0 if s.wrong else 0.0 for s in answered])
+    out["confidently_wrong"] = _mean([1.0 if s.confidently_wrong else 0.0 for s in answered])
     out["evidence_cited"] = _mean([1.0 if s.evidence_cited else 0.0 for s in answered_with_evidence])
     out["citation_recall"] = sum(s.sentences_supported for s in scores) / sentences if sentences else None
     out["citation_precision"] = sum(s.citations_supporting for s in scores) / citations if citations else None
@@ -166,6 +191,11 @@ def by_type(scores: Sequence[QuestionScore]) -> dict[str, dict[str, float | int 
     """Aggregates per question type."""
     types = sorted({s.type for s in scores})
     return {t: aggregate([s for s in scores if s.type == t]) for t in types}
+
+
+def by_split(scores: Sequence[QuestionScore]) -> dict[str, dict[str, float | int | None]]:
+    """Aggregates for the tuning split and the held-back split."""
+    return {t: aggregate([s for s in scores if s.split == t]) for t in sorted({s.split for s in scores})}
 
 
 def as_rows(scores: Sequence[QuestionScore]) -> list[dict]:

@@ -19,6 +19,8 @@ LABELS = {
     "exact_match": "exact match",
     "abstention_accuracy": "unanswerable questions abstained",
     "false_abstention": "false abstention on answerable",
+    "wrong_answered": "wrong among answered",
+    "confidently_wrong": "confidently wrong (wrong, all citations Supported; share of answered)",
     "evidence_cited": "cited passage holds the gold evidence",
     "citation_recall": "citation recall",
     "citation_precision": "citation precision",
@@ -39,10 +41,15 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def metrics_table(metrics: Mapping[str, Any]) -> str:
-    rows = ["| metric | value |", "|---|---|"]
+def metrics_table(metrics: Mapping[str, Any], splits: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """One row per metric: the whole run, then each split (the tuning half and the held-back half)."""
+    splits = dict(splits or {})
+    head = "| metric | all |" + "".join(f" {name} ({fmt(m.get('questions'))}) |" for name, m in splits.items())
+    rows = [head, "|---" * (2 + len(splits)) + "|"]
     for key, label in LABELS.items():
-        rows.append(f"| {label} | {fmt(metrics.get(key))} |")
+        rows.append(
+            f"| {label} | {fmt(metrics.get(key))} |" + "".join(f" {fmt(m.get(key))} |" for m in splits.values())
+        )
     return "\n".join(rows)
 
 
@@ -56,6 +63,8 @@ def type_table(by_type: Mapping[str, Mapping[str, Any]]) -> str:
 
 def badness(score: QuestionScore) -> float:
     """Higher is worse: wrong abstentions first, then low answer scores, then unsupported sentences."""
+    if score.confidently_wrong:
+        return 3.5
     if score.answerable and score.abstained:
         return 3.0
     if not score.answerable and not score.abstained:
@@ -79,7 +88,8 @@ def write_report(
     by_id = {p["id"]: p for p in predictions}
     items_by_id = {i.id: i for i in items}
     plots = _plots(out_dir, scores, metrics)
-    lines = [f"# {title}", "", metrics_table(metrics["overall"]), "", "## By question type", ""]
+    table = metrics_table(metrics["overall"], metrics.get("by_split"))
+    lines = [f"# {title}", "", table, "", "## By question type", ""]
     lines += [type_table(metrics["by_type"]), ""]
     lines += [f"![{name}]({name})" for name in plots]
     lines += ["", f"## The {worst} worst questions", ""]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.dataset import EvalItem
-from eval.metrics import JudgeFn, QuestionScore, aggregate, by_type, score_prediction
+from eval.metrics import JudgeFn, QuestionScore, aggregate, by_split, by_type, score_prediction
 from rag.answer import Pipeline
 from rag.serialize import answer_json
 
@@ -37,7 +37,7 @@ def score_run(
     if missing:
         raise ValueError(f"predictions lack {len(missing)} question(s), e.g. {missing[:3]}")
     scores = [score_prediction(i, by_id[i.id], doc_texts, judge) for i in items]
-    metrics: dict[str, Any] = {"overall": aggregate(scores), "by_type": by_type(scores)}
+    metrics: dict[str, Any] = {"overall": aggregate(scores), "by_split": by_split(scores), "by_type": by_type(scores)}
     return scores, metrics
 
 

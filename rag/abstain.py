@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
+import json
+import math
 from collections.abc import Sequence
-from itertools import pairwise
+from dataclasses import dataclass
+from pathlib import Path
 
 from rag.cite import numbers
-from rag.context import content_words
-from rag.types import Citation, Hit
+from rag.types import Hit
 
 
 def missing_specifics(question: str, hits: Sequence[Hit]) -> tuple[str, ...]:
@@ -27,76 +28,65 @@ def missing_specifics(question: str, hits: Sequence[Hit]) -> tuple[str, ...]:
     return tuple(sorted(n for n in numbers(question) if len(n) > 1 and n not in found))
 
 
-def refused(draft: str, marker: str) -> bool:
-    """The model's own verdict that no source answers."""
-    return draft.strip().upper().startswith(marker)
-
-
-def grounded(citations: Sequence[Citation]) -> bool:
-    """At least one sentence of the draft passed the support check."""
-    return any(c.supported for c in citations)
-
-
-_QUANTITY_QUESTION = re.compile(
-    r"\bhow (?:many|much)\b|\bpopulation\b"
-    r"|\bwhat (?:is|was|are|were) the (?:number|percentage|proportion|share|amount|size)\b",
-    re.IGNORECASE,
-)
-_QUANTITY = re.compile(
-    r"\d|\b(?:unknown|no|none|zero|few|several|half|dozens?|hundreds?|thousands?|millions?|"
-    r"tens|majority|little|one|two|three|four|five|six|seven|eight|nine|ten)\b",
-    re.IGNORECASE,
+FEATURES = (
+    "p_none",
+    "top_dense",
+    "chosen_dense",
+    "chosen_overlap",
+    "chosen_rank",
+    "lead_verified",
+    "lead_none",
+    "yes_no",
 )
 
 
-def lacks_quantity(question: str, answer: str) -> bool:
-    """A question for an amount ("how many", "what is the population") answered without one did not get its answer.
+@dataclass(frozen=True)
+class Signals:
+    """What is known about an answer before it is shown: the inputs of the abstention decision."""
 
-    >>> lacks_quantity("How many prison camps are there?", "North Korea operates prison camps [1].")
-    True
-    >>> lacks_quantity("How many are held?", "An estimated 150,000 to 200,000 persons [1].")
-    False
-    >>> lacks_quantity("What is the population of North Korea?", "North Korea is a source country [1].")
-    True
+    p_none: float  # the model's probability of replying NONE rather than a sentence number
+    top_dense: float  # the best candidate sentence's similarity to the question
+    chosen_dense: float  # the first chosen sentence's similarity to the question
+    chosen_overlap: float  # share of the question's distinctive words in the first chosen sentence
+    chosen_rank: int  # where the first chosen sentence stood among the candidates
+    lead_verified: bool  # the direct answer passed verification
+    lead_none: bool  # the model wrote NONE where its answer should be
+    yes_no: bool  # the question asks yes or no
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: round(float(getattr(self, name)), 4) for name in FEATURES}
+
+
+@dataclass(frozen=True)
+class AbstainModel:
+    """Logistic regression over Signals: the probability that showing the answer would be wrong.
+
+    Fitted with cross-validation by `rag eval calibrate` and shipped as JSON; abstain at `threshold`.
     """
-    return bool(_QUANTITY_QUESTION.search(question)) and not _QUANTITY.search(re.sub(r"\[\d+\]", "", answer))
 
+    coef: tuple[float, ...] = (0.0,) * len(FEATURES)
+    intercept: float = -10.0
+    threshold: float = 0.5
+    mean: tuple[float, ...] = (0.0,) * len(FEATURES)
+    scale: tuple[float, ...] = (1.0,) * len(FEATURES)
 
-_YES_NO = re.compile(
-    r"^\s*(?:and\s+|so\s+|but\s+)?(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)\b",
-    re.IGNORECASE,
-)
+    def wrong_probability(self, signals: Signals) -> float:
+        values = signals.as_dict()
+        z = self.intercept + sum(
+            c * (values[name] - m) / s for c, name, m, s in zip(self.coef, FEATURES, self.mean, self.scale)
+        )
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
-
-def yes_no(question: str) -> bool:
-    """A question answered by yes or no ("Does…", "Is…"), not by a fact ("What…", "Which…").
-
-    >>> yes_no("Does North Korea prosecute traffickers?"), yes_no("Which countries host workers?")
-    (True, False)
-    """
-    return bool(_YES_NO.match(question))
-
-
-def restates(question: str, claims: Sequence[str]) -> bool:
-    """Every sentence only repeats the question's words, in the question's order: nothing was answered.
-
-    "Which NGOs may operate?" -> "International NGOs may operate." adds no fact, while
-    "What ethnicity are the buyers?" -> "The buyers are of Korean ethnicity." pairs words anew.
-    Yes/no questions are exempt: "Yes, it did." restates by design.
-
-    >>> restates("Which international NGOs may operate there?", ["International NGOs may operate there."])
-    True
-    >>> restates("Which NGOs may operate there?", ["NGOs operate under close government scrutiny."])
-    False
-    >>> restates("What ethnicity are the Korean buyers?", ["The Korean buyers are of Korean ethnicity."])
-    False
-    """
-    if yes_no(question):
-        return False
-    asked = content_words(question)
-    asked_pairs = set(pairwise(asked))
-    for claim in claims:
-        words = content_words(claim)
-        if not set(words) <= set(asked) or not set(pairwise(words)) <= asked_pairs:
-            return False
-    return True
+    @classmethod
+    def load(cls, path: Path) -> AbstainModel:
+        """The fitted model from `path`; a file that does not fit the features is refused with its name."""
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data.get("features", ())) != FEATURES:
+            raise ValueError(f"{path} was fitted on features {data.get('features')}, not {list(FEATURES)}")
+        return cls(
+            tuple(data["coef"]),
+            float(data["intercept"]),
+            float(data["threshold"]),
+            tuple(data["mean"]),
+            tuple(data["scale"]),
+        )

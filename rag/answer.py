@@ -1,31 +1,32 @@
 """Question (+ history) -> a grounded Answer, streamed: the whole pipeline, top to bottom.
 
-1. retrieve passages for the question (with the previous user turn, for follow-ups);
-2. keep the few sentences of those passages that best match it, numbered;
-3. let the generator answer from them, one `[n]` per sentence (optionally grammar-enforced);
-4. check every sentence against its source and repair or flag citations;
-5. abstain when the question asks about numbers no passage mentions, when the
-   model says NONE, or when no sentence of its answer is supported.
+1. retrieve passages for the question, fused with a retrieval for question + previous turn;
+2. number the candidate sentences of those passages that best match it;
+3. let the model choose the sentences that answer (numbers under a grammar), then write a lead;
+4. stream the chosen sentences at once, as exact quotes;
+5. verify the lead against them (rag.verify): keep it only when every claim is stated there;
+6. abstain when the calibrated signals (rag.abstain) say the chosen evidence does not answer.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.abstain import grounded, lacks_quantity, missing_specifics, refused, restates
-from rag.cite import resolve, split_claims
-from rag.context import Context, select_context
+from rag.abstain import AbstainModel, Signals, missing_specifics
+from rag.cite import split_claims
+from rag.context import ContextItem, select_context
 from rag.conversation import last_user_turn, retrieval_query
 from rag.generate import GenerationOptions, Generator, NextTokenScorer
-from rag.prompt import NONE, answer_grammar, build_messages
-from rag.retrieve import Retriever
-from rag.types import Answer
+from rag.prompt import NONE, build_messages, evidence_grammar, parse_reply
+from rag.retrieve import Retriever, fuse
+from rag.types import Answer, Citation
+from rag.verify import Aliases, asks_yes_no, read_aliases, verify, verify_bare, yes_no_lead
 
 ABSTAIN_TEXT = "The report does not answer this question."
+QUOTE_INTRO = "The report says:"
 
 
 class QuestionError(ValueError):
@@ -35,16 +36,11 @@ class QuestionError(ValueError):
 @dataclass(frozen=True)
 class AnswerConfig:
     top_k: int = 10  # passages retrieved and listed
-    context_passages: int = 5  # of those, how many feed the prompt
-    max_sources: int = 3  # sentences in the prompt
-    max_tokens: int = 80
+    context_passages: int = 5  # of those, how many offer candidate sentences
+    candidates: int = 8  # sentences offered to the model to choose from
+    max_tokens: int = 72  # the chosen numbers and the lead
     max_question_chars: int = 2000
-    # Drop sentences whose citations fail the support check (else keep them, flagged).
-    drop_unsupported: bool = False
-    # Abstain when the model's probability of replying NONE reaches this (1.0: never on this ground).
-    none_threshold: float = 0.1
-    # Force the answer's shape with a grammar (every sentence ends with a valid [n]).
-    grammar: bool = False
+    abstain: AbstainModel = field(default_factory=AbstainModel)
 
 
 @dataclass(frozen=True)
@@ -57,53 +53,56 @@ class Pipeline:
     config: AnswerConfig = field(default_factory=AnswerConfig)
     # Reads the model's probability of replying NONE before it writes anything.
     scorer: NextTokenScorer | None = None
+    aliases: Aliases | None = None
 
     def stream(
         self, question: str, history: Sequence[Any] = (), filters: Mapping[str, str] | None = None
     ) -> Iterator[str | Answer]:
-        """Yield the answer text as it is generated, then the complete Answer."""
+        """Yield the chosen evidence as soon as it is known, then the complete Answer."""
         question = check_question(question, self.config.max_question_chars)
         started = time.perf_counter()
         query = retrieval_query(question, history)
-        hits = self.retriever.search(query, self.config.top_k, filters)
+        hits = self.retriever.search(question, self.config.top_k, filters)
+        if query != question:  # a follow-up: its own words and the conversation's, fused
+            hits = fuse([hits, self.retriever.search(query, self.config.top_k, filters)], self.config.top_k)
+        documents = self.retriever.index.documents
         context = select_context(
             question,
             hits[: self.config.context_passages],
-            self.retriever.index.documents,
+            documents,
             self.retriever.embedder,
             self.idf,
-            self.config.max_sources,
+            self.config.candidates,
             query=query,
         )
-        timings = {"retrieve_s": round(time.perf_counter() - started, 4)}
+        timings: dict[str, float] = {"retrieve_s": round(time.perf_counter() - started, 4)}
         missing = missing_specifics(question, hits)
         if not context.items or missing:
             yield ABSTAIN_TEXT
             reason = f"no passage mentions {', '.join(missing)}" if missing else "no passage matched"
             yield _abstain(question, hits, timings, started, reason)
             return
-        messages = build_messages(question, context.items, last_user_turn(history))
+        items = context.items
+        messages = build_messages(question, items, last_user_turn(history))
+        p_none = 0.0
         if self.scorer is not None:
-            p_none = self.scorer.next_token_probability(messages, [NONE])
-            timings["p_none"] = round(p_none, 4)
-            if p_none >= self.config.none_threshold:
-                yield ABSTAIN_TEXT
-                yield _abstain(question, hits, timings, started, f"the model would reply NONE (p={p_none:.2f})")
-                return
-        grammar = answer_grammar(len(context.items)) if self.config.grammar else None
-        options = GenerationOptions(max_tokens=self.config.max_tokens, grammar=grammar)
-        draft = ""
-        pieces = 0
+            none = self.scorer.next_token_probability(messages, [NONE])
+            ids = self.scorer.next_token_probability(messages, [str(i) for i in range(1, min(len(items), 9) + 1)])
+            p_none = none / (none + ids) if none + ids > 0 else 0.0
+        options = GenerationOptions(max_tokens=self.config.max_tokens, grammar=evidence_grammar(len(items)))
+        reply_text = ""
+        shown = False
         for piece in self.generator.generate(messages, options):
-            if not draft:
-                timings["first_token_s"] = round(time.perf_counter() - started, 4)
-            draft += piece
-            pieces += 1
-            yield piece
+            reply_text += piece
+            if not shown and "\n" in reply_text:
+                shown = True
+                chosen = [items[n - 1] for n in parse_reply(reply_text, len(items)).chosen]
+                if chosen:
+                    timings["first_token_s"] = round(time.perf_counter() - started, 4)
+                    yield quotes_text(chosen)
         timings["generate_s"] = round(time.perf_counter() - started - timings["retrieve_s"], 4)
-        timings["tokens"] = pieces
-        answer = self.finish(question, draft, context, hits, timings, started)
-        yield answer
+        timings["p_none"] = round(p_none, 4)
+        yield self.finish(question, reply_text, items, hits, timings, started, p_none)
 
     def answer(self, question: str, history: Sequence[Any] = (), filters: Mapping[str, str] | None = None) -> Answer:
         """The complete Answer, without streaming."""
@@ -114,29 +113,94 @@ class Pipeline:
         assert final is not None
         return final
 
-    def finish(self, question, draft, context: Context, hits, timings, started) -> Answer:
-        """Check the drafted answer against its sources; abstain when nothing in it is supported."""
-        if refused(draft, NONE):
-            return _abstain(question, hits, timings, started, "the model found no answer in the sources", draft)
-        resolved, citations = resolve(split_claims(draft), context.items, self.retriever.index.documents, question)
-        if not grounded(citations):
-            return _abstain(question, hits, timings, started, "no sentence of the draft is supported", draft)
-        if restates(question, [claim.text for claim, cites in resolved if any(c.supported for c in cites)]):
-            return _abstain(question, hits, timings, started, "the draft only restates the question", draft)
-        if lacks_quantity(question, draft):
-            return _abstain(question, hits, timings, started, "the question asks for an amount the draft lacks", draft)
-        sentences = []
-        for claim, cites in resolved:
-            ok = bool(cites) and all(c.supported for c in cites)
-            # A sentence no source shares a word with cannot even be flagged: it never reaches the reader.
-            if not cites or (self.config.drop_unsupported and not ok):
-                continue
-            marks = "".join(f" [{c.n}]" for c in cites)
-            sentences.append(_with_marks(drop_contradicted_yes(claim.text), marks))
-        text = " ".join(sentences)
-        final_citations = [c for c in citations if f"[{c.n}]" in text]
+    def finish(
+        self,
+        question: str,
+        reply_text: str,
+        items: Sequence[ContextItem],
+        hits,
+        timings: dict[str, float],
+        started: float,
+        p_none: float,
+    ) -> Answer:
+        """Verify the lead against the chosen sentences; compose the answer, or abstain."""
+        reply = parse_reply(reply_text, len(items))
+        if not reply.chosen:
+            return _abstain(question, hits, timings, started, "the model chose no sentence", reply_text)
+        chosen = [items[n - 1] for n in reply.chosen]
+        citations = [
+            Citation(n, it.chunk, it.text, it.start, it.end, supported=True) for n, it in enumerate(chosen, start=1)
+        ]
+        aliases = self.aliases or read_aliases(self.retriever.index.documents.values())
+        lead, lead_cites = self.checked_lead(question, reply.lead, chosen, aliases)
+        signals = Signals(
+            p_none=p_none,
+            top_dense=max((it.dense for it in items), default=0.0),
+            chosen_dense=chosen[0].dense,
+            chosen_overlap=chosen[0].overlap,
+            chosen_rank=items.index(chosen[0]) + 1,
+            lead_verified=bool(lead),
+            lead_none=reply.lead.strip().upper().startswith(NONE),
+            yes_no=asks_yes_no(question),
+        )
+        p_wrong = self.config.abstain.wrong_probability(signals)
+        values = {**signals.as_dict(), "p_wrong": round(p_wrong, 4)}
+        if p_wrong >= self.config.abstain.threshold:
+            reason = f"the chosen evidence is unlikely to answer (p={p_wrong:.2f})"
+            return _abstain(question, hits, timings, started, reason, reply_text, values)
+        text = compose(lead, lead_cites, citations)
         timings["total_s"] = round(time.perf_counter() - started, 4)
-        return Answer(question, text, False, tuple(final_citations), tuple(hits), timings, draft=draft)
+        return Answer(question, text, False, tuple(citations), tuple(hits), timings, draft=reply_text, signals=values)
+
+    def checked_lead(
+        self, question: str, lead: str, chosen: Sequence[ContextItem], aliases: Aliases
+    ) -> tuple[str, tuple[int, ...]]:
+        """The lead and the quote numbers that state it, or ("", ()) when any claim of it is not stated."""
+        claims = [c.text for c in split_claims(lead) if c.text]
+        if not claims:
+            return "", ()
+        subjects = [aliases.subjects.get(it.chunk.doc_id, frozenset()) for it in chosen]
+        cited: list[int] = []
+        for claim in claims:
+            word, rest = yes_no_lead(claim)
+            if word and not rest.strip(" .!"):
+                ok = [
+                    n
+                    for n, it in enumerate(chosen, 1)
+                    if asks_yes_no(question) and verify_bare(word, question, it.text)
+                ]
+            else:
+                ok = [
+                    n
+                    for n, (it, subject) in enumerate(zip(chosen, subjects), start=1)
+                    if verify(claim, it.text, question, subject, aliases).supported
+                ]
+            if not ok:
+                return "", ()
+            cited += ok[:1]
+        return " ".join(claims), tuple(dict.fromkeys(cited))
+
+
+def quotes_text(chosen: Sequence[ContextItem]) -> str:
+    """The chosen sentences as numbered exact quotes: 'The report says: “…” [1] “…” [2]'."""
+    return " ".join([QUOTE_INTRO] + [f"\u201c{it.text.strip()}\u201d [{n}]" for n, it in enumerate(chosen, start=1)])
+
+
+def compose(lead: str, lead_cites: Sequence[int], citations: Sequence[Citation]) -> str:
+    """A verified lead with its markers, then the quotes that back it.
+
+    >>> from rag.types import Chunk
+    >>> c = Citation(1, Chunk("c", "d", "x", 0, 1, 1), "Tier 3.", 0, 7, True)
+    >>> compose("It is on Tier 3.", (1,), [c])
+    'It is on Tier 3 [1]. The report says: “Tier 3.” [1]'
+    """
+    quotes = " ".join([QUOTE_INTRO] + [f"\u201c{c.quote.strip()}\u201d [{c.n}]" for c in citations])
+    if not lead:
+        return quotes
+    marks = "".join(f" [{n}]" for n in lead_cites)
+    body = lead.rstrip()
+    body = f"{body[:-1]}{marks}{body[-1]}" if body[-1] in ".!?" else f"{body}{marks}."
+    return f"{body} {quotes}"
 
 
 def check_question(question: str, limit: int) -> str:
@@ -149,32 +213,24 @@ def check_question(question: str, limit: int) -> str:
     return cleaned
 
 
-def _abstain(question: str, hits, timings: dict[str, float], started: float, reason: str, draft: str = "") -> Answer:
+def _abstain(
+    question: str,
+    hits,
+    timings: dict[str, float],
+    started: float,
+    reason: str,
+    draft: str = "",
+    signals: Mapping[str, float] | None = None,
+) -> Answer:
     timings["total_s"] = round(time.perf_counter() - started, 4)
-    return Answer(question, ABSTAIN_TEXT, True, (), tuple(hits), timings, abstain_reason=reason, draft=draft)
-
-
-_YES = re.compile(r"^yes\s*,\s*", re.IGNORECASE)
-_NEGATION_CUE = re.compile(r"\b(?:not|no|never|none|nor)\b|n't\b", re.IGNORECASE)
-
-
-def drop_contradicted_yes(sentence: str) -> str:
-    """Drop a leading "Yes," that the rest of the sentence negates (a slip of small models).
-
-    >>> drop_contradicted_yes("Yes, North Korea has not ratified the protocol.")
-    'North Korea has not ratified the protocol.'
-    >>> drop_contradicted_yes("Yes, it ratified the protocol.")
-    'Yes, it ratified the protocol.'
-    """
-    m = _YES.match(sentence)
-    if m and _NEGATION_CUE.search(sentence[m.end() :]):
-        rest = sentence[m.end() :]
-        return rest[:1].upper() + rest[1:]
-    return sentence
-
-
-def _with_marks(text: str, marks: str) -> str:
-    """Put markers before the sentence's final punctuation: 'It is so.' + ' [1]' -> 'It is so [1].'"""
-    if text and text[-1] in ".!?":
-        return f"{text[:-1]}{marks}{text[-1]}"
-    return f"{text}{marks}."
+    return Answer(
+        question,
+        ABSTAIN_TEXT,
+        True,
+        (),
+        tuple(hits),
+        timings,
+        abstain_reason=reason,
+        draft=draft,
+        signals=dict(signals or {}),
+    )

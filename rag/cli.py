@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     e = esub.add_parser("judge", help="measure the entailment judges on labelled claim/passage pairs")
     e.add_argument("--pairs", type=Path, default=Path("eval/data/judge_pairs.jsonl"))
     e.add_argument("--index-dir", type=Path)
+    e = esub.add_parser("verifier", help="precision of Supported on labelled claim/source pairs")
+    e.add_argument("--pairs", type=Path, default=Path("eval/data/verify_pairs.jsonl"))
+    e = esub.add_parser("calibrate", help="fit the abstention model on runs made with abstention off")
+    e.add_argument("--run", nargs=2, action="append", required=True, type=Path, metavar=("DATASET", "PREDICTIONS"))
+    e.add_argument("--out", type=Path, default=Path("rag/abstain.json"))
+    e.add_argument("--max-wrong", type=float, default=0.05, help="wrong answers allowed among those shown")
     e = esub.add_parser("retrieval", help="recall@k and MRR of each retrieval mode on question sets")
     e.add_argument("--dataset", type=Path, action="append", required=True)
     e.add_argument("--modes", default="dense,bm25,hybrid")
@@ -342,6 +348,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if not args.pairs.is_file():
             raise UsageError(f"{args.pairs} is not a file")
         print(commands.judge_quality(settings, args.pairs, _say))
+    elif args.eval_command == "verifier":
+        from eval.calibrate import verifier_table
+
+        print(verifier_table(args.pairs))
+    elif args.eval_command == "calibrate":
+        from eval.calibrate import fit
+
+        print(fit([(d, p) for d, p in args.run], args.out, args.max_wrong))
     elif args.eval_command == "retrieval":
         from eval.retrieval import run_retrieval_eval
 

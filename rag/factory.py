@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from embeddings.encoder import Embedder, load_embedder
+from rag.abstain import AbstainModel
 from rag.answer import AnswerConfig, Pipeline
 from rag.context import idf_table
 from rag.generate import Generator, LlamaCppGenerator, NextTokenScorer, TransformersGenerator
@@ -24,6 +26,7 @@ from rag.store import (
     recorded_inputs,
     stale_reason,
 )
+from rag.verify import read_aliases
 
 Say = Callable[[str], None]
 
@@ -174,16 +177,24 @@ def make_pipeline(settings: Settings, say: Say = print, generator: Generator | N
         generator=generator,
         scorer=generator if isinstance(generator, NextTokenScorer) else None,
         idf=idf_table(idf_sample([c.text for c in retriever.index.chunks])),
+        aliases=read_aliases(retriever.index.documents.values()),
         config=AnswerConfig(
             top_k=settings.top_k,
             context_passages=settings.context_passages,
-            max_sources=settings.context_sentences,
+            candidates=settings.context_sentences,
             max_tokens=settings.max_answer_tokens,
             max_question_chars=settings.max_question_chars,
-            none_threshold=settings.none_threshold,
-            grammar=settings.answer_grammar,
+            abstain=abstain_model(settings),
         ),
     )
+
+
+def abstain_model(settings: Settings) -> AbstainModel:
+    """The fitted abstention model named by settings (the shipped one by default); 1.0 turns abstention off."""
+    model = AbstainModel.load(settings.abstain_model)
+    if settings.abstain_threshold is not None:
+        model = replace(model, threshold=settings.abstain_threshold)
+    return model
 
 
 IDF_SAMPLE = 20_000

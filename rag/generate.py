@@ -64,10 +64,12 @@ class LlamaCppGenerator:
         self._lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
         self._template: Any = None
+        self._prefix_states: dict[tuple[int, ...], Any] = {}
 
     def generate(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
-        tokens = self._prompt_tokens(messages)
+        tokens, stable = self._prompt_tokens(messages)
         with self._lock:  # one context, so one generation at a time
+            self._start_from(tokens, stable)
             stream = self._llm.create_completion(
                 tokens,  # type: ignore[arg-type]
                 temperature=options.temperature,
@@ -84,14 +86,14 @@ class LlamaCppGenerator:
     def next_token_probability(self, messages: Sequence[Message], words: Sequence[str]) -> float:
         """Probability that the reply's first token is the first token of one of `words`.
 
-        The prompt is evaluated as generation would (reusing the cached prefix), so a
-        generation that follows with the same messages starts at once.
+        The prompt stays evaluated, so a generation that follows with the same messages starts at once.
         """
         import numpy as np
 
-        tokens = self._prompt_tokens(messages)
+        tokens, stable = self._prompt_tokens(messages)
         with self._lock:
-            self._evaluate(tokens)
+            self._start_from(tokens, stable)
+            self._llm.eval(tokens[self._llm.n_tokens :])
             logits = np.ctypeslib.as_array(self._llm._ctx.get_logits(), shape=(self._llm.n_vocab(),)).copy()
         logits -= logits.max()
         probs = np.exp(logits)
@@ -105,31 +107,43 @@ class LlamaCppGenerator:
         no = self.next_token_probability(messages, ["No", " No", "no"])
         return yes / (yes + no) if yes + no > 0 else 0.5
 
-    def _prompt_tokens(self, messages: Sequence[Message]) -> list[int]:
-        """The model's own chat template applied to `messages`, ready for a reply, as tokens."""
+    def _prompt_tokens(self, messages: Sequence[Message]) -> tuple[list[int], int]:
+        """The model's own chat template applied to `messages`, ready for a reply, as tokens; and how
+        many of them belong to the constant part (every message but the last)."""
         from jinja2 import Template
 
         if self._template is None:
             self._template = Template(self._llm.metadata.get("tokenizer.chat_template", ""))
         prompt = self._template.render(messages=list(messages), add_generation_prompt=True)
-        return self._llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        tokens = self._llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        head = self._template.render(messages=list(messages)[:-1], add_generation_prompt=False)
+        head_tokens = self._llm.tokenize(head.encode(), add_bos=False, special=True) if head else []
+        stable = next((i for i, (a, b) in enumerate(zip(head_tokens, tokens)) if a != b), len(head_tokens))
+        return tokens, min(stable, len(tokens) - 1)
 
-    def _evaluate(self, tokens: list[int]) -> None:
-        """Bring the context to `tokens`, re-reading only what differs from the cached prefix."""
+    def _start_from(self, tokens: list[int], stable: int) -> None:
+        """Put the context where every reading of `tokens` starts, whatever was asked before.
+
+        Either the exact prompt is already evaluated (a second call for the same question), or the
+        context is set to the constant prefix `tokens[:stable]`, evaluated alone once and restored
+        from its saved state. Reusing a longer, accidental common prefix would change llama.cpp's
+        arithmetic with the reuse depth, and so the answer with what the process answered before.
+        """
         llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens].tolist()
-        same = 0
-        for a, b in zip(cached, tokens):
-            if a != b:
-                break
-            same += 1
-        keep = min(same, len(tokens) - 1)  # the last token is re-read to refresh its logits
-        if keep > 0 and llm._ctx.kv_cache_seq_rm(-1, keep, -1):
-            llm.n_tokens = keep
-        else:
+        if llm.n_tokens == len(tokens) and llm.input_ids[: llm.n_tokens].tolist() == tokens:
+            return
+        key = tuple(tokens[:stable])
+        state = self._prefix_states.get(key)
+        if state is None:
             llm.reset()
-            keep = 0
-        llm.eval(tokens[keep:])
+            if stable:
+                llm.eval(list(key))
+            state = llm.save_state()
+            self._prefix_states[key] = state
+            while len(self._prefix_states) > 4:  # a few prompt shapes (answer, judge) at most
+                self._prefix_states.pop(next(iter(self._prefix_states)))
+        else:
+            llm.load_state(state)
 
     def _grammar(self, text: str | None) -> Any:
         if text is None:

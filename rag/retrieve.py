@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -50,6 +50,25 @@ def linear_fusion(
     d, b = norm(dense), norm(lexical)
     fused = {i: dense_weight * d.get(i, 0.0) + (1 - dense_weight) * b.get(i, 0.0) for i in {*d, *b}}
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def fuse(rankings: Sequence[Sequence[Hit]], k: int, rrf_k: int = 60) -> list[Hit]:
+    """Several ranked hit lists as one, by reciprocal rank fusion over chunk ids; ranks renumbered from 1."""
+    by_id: dict[str, Hit] = {}
+    ids: dict[str, int] = {}
+    lists = []
+    for hits in rankings:
+        row = []
+        for hit in hits:
+            key = hit.chunk.chunk_id
+            by_id.setdefault(key, hit)
+            row.append(ids.setdefault(key, len(ids)))
+        lists.append(row)
+    names = {v: k for k, v in ids.items()}
+    return [
+        replace(by_id[names[i]], score=float(score), rank=rank)
+        for rank, (i, score) in enumerate(rrf(lists, rrf_k)[:k], start=1)
+    ]
 
 
 @dataclass(frozen=True)

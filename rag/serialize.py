@@ -47,4 +47,5 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "timings": dict(answer.timings),
         "abstain_reason": answer.abstain_reason,
         "draft": answer.draft,
+        "signals": dict(answer.signals),
     }

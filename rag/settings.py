@@ -72,12 +72,13 @@ class Settings(BaseSettings):
     generator_threads: int = Field(default=0, ge=0)  # 0 = all cores
     context_tokens: int = Field(default=2048, ge=512)  # llama.cpp context window
     context_passages: int = Field(default=5, ge=1, le=50)
-    context_sentences: int = Field(default=3, ge=1, le=20)
-    max_answer_tokens: int = Field(default=80, ge=8, le=1024)
-    # Abstain when the model's probability of replying NONE reaches this; 1.0 turns it off.
-    none_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
-    # Force the answer shape with a GBNF grammar: about 30% slower decoding, slightly better citations.
-    answer_grammar: bool = False
+    # Candidate sentences the model chooses its evidence from (numbered in the prompt).
+    context_sentences: int = Field(default=8, ge=1, le=20)
+    max_answer_tokens: int = Field(default=72, ge=8, le=1024)
+    # The fitted abstention model (`rag eval calibrate` writes it), and an optional threshold that
+    # overrides the fitted one: 1.0 never abstains on these signals, 0.0 always does.
+    abstain_model: Path = DEFAULT_CORPUS.parent / "abstain.json"
+    abstain_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
     # With RAG_GENERATOR_BACKEND=openai: the server's address (including /v1), the model to request
     # (empty: the one model the server lists), an API key if the server wants one (never logged),

@@ -94,3 +94,5 @@ class Answer:
     # Why the answer abstained ("" when it did not), and the model's raw draft, for diagnosis.
     abstain_reason: str = ""
     draft: str = ""
+    # What the abstention decision read (the model's P(NONE), retrieval scores, the verification result).
+    signals: dict[str, float] = field(default_factory=dict)

@@ -73,10 +73,38 @@ class ScriptedGenerator:
         return self.prompts[-1][-1]["content"]
 
 
+class ChoosingGenerator(ScriptedGenerator):
+    """Answers as the model is asked to: the number of the candidate sentence holding `fragment`, then `lead`.
+
+    With no such sentence among the candidates it replies NONE, as the prompt tells the model to.
+    """
+
+    def __init__(self, fragment: str, lead: str) -> None:
+        super().__init__("")
+        self.fragment = fragment
+        self.lead = lead
+
+    def generate(self, messages, options):
+        self.prompts.append(list(messages))
+        self.options.append(options)
+        n = source_number(messages[-1]["content"], self.fragment)
+        reply = f"{n}\n{self.lead}" if n else "NONE"
+        for i in range(0, len(reply), 7):
+            yield reply[i : i + 7]
+
+
+def source_number(prompt: str, fragment: str) -> int:
+    """The [n] the prompt gave to the candidate sentence containing `fragment` (0: none does)."""
+    for line in prompt.splitlines():
+        if line.startswith("[") and fragment in line:
+            return int(line[1 : line.index("]")])
+    return 0
+
+
 class HeldGenerator:
     """Starts answering, then holds until the test opens `gate`; records the prompts in arrival order."""
 
-    def __init__(self, reply: str = "Inmates do logging, mining, and tending crops.", limit_s: float = 60) -> None:
+    def __init__(self, reply: str = "1\nInmates do logging, mining, and tending crops.", limit_s: float = 60) -> None:
         self.reply = reply
         self.limit_s = limit_s
         self.gate = threading.Event()

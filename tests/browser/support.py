@@ -19,7 +19,7 @@ from rag.answer import Pipeline
 from rag.context import idf_table
 from rag.retrieve import Retriever
 from rag.store import ChunkingConfig, build_index
-from tests.fakes import REPORT_PATH, HashEmbedder, ScriptedGenerator, write
+from tests.fakes import REPORT_PATH, ChoosingGenerator, HashEmbedder, ScriptedGenerator, write
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,7 +43,7 @@ def fake_pipeline(folder: Path, *replies: str) -> Pipeline:
     write(docs, "evil.txt", EVIL_TEXT)
     embedder = HashEmbedder()
     index = build_index(folder / "idx", [docs, REPORT_PATH], embedder, ChunkingConfig(600, 1)).index
-    generator = ScriptedGenerator(*(replies or (PRISON_REPLY,)))
+    generator = ScriptedGenerator(*replies) if replies else ChoosingGenerator("logging, mining", PRISON_REPLY)
     return Pipeline(Retriever(index, embedder), generator, idf_table([c.text for c in index.chunks]))
 
 
