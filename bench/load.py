@@ -78,7 +78,7 @@ def crosstalk(body: dict, question: str, expected_passages: list[str]) -> str | 
 
 
 class QuotingGenerator:
-    """Waits `seconds`, then answers with the first source sentence of its prompt, cited as [1]."""
+    """Waits `seconds`, then chooses the first candidate sentence of its prompt and repeats it as the lead."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -86,7 +86,7 @@ class QuotingGenerator:
     def generate(self, messages, options) -> Iterator[str]:
         prompt = messages[-1]["content"]
         first = next((line[4:] for line in prompt.splitlines() if line.startswith("[1] ")), "")
-        reply = f"{first.rstrip('.')} [1]." if first else "NONE"
+        reply = f"1\n{first}" if first else "NONE"
         pieces = reply.split(" ")
         for piece in pieces:
             time.sleep(self.seconds / len(pieces))

@@ -430,8 +430,8 @@ def verify(
     True
     >>> verify("About half of the North Koreans in China are women.", src).faults
     (<Fault.QUANTIFIER: 'quantifier'>,)
-    >>> verify("Many Mongolians cross into China.", src).faults
-    (<Fault.ENTITY: 'entity'>,)
+    >>> Fault.ENTITY in verify("Many Mongolians cross into China.", src).faults
+    True
     """
     aliases = aliases or Aliases((), {})
     if claim.rstrip().endswith(":"):

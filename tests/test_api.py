@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from rag.settings import Settings
 from tests.browser.support import PRISON_QUESTION, fake_pipeline, running
-from tests.fakes import REPORT_PATH, HeldGenerator, wait_until
+from tests.fakes import REPORT_PATH, HeldGenerator, source_number, wait_until
 from ui.app import create_app
 from ui.service import AnswerService
 
@@ -131,7 +131,8 @@ class TurnTakingGenerator:
 
     def generate(self, messages, options):
         prompt = messages[-1]["content"]
-        reply = "Inmates do logging, mining, and tending crops." if "inmates" in prompt.lower() else "NONE"
+        n = source_number(prompt, "logging, mining")
+        reply = f"{n}\nInmates do logging, mining, and tending crops." if n and "inmates" in prompt.lower() else "NONE"
         with self.lock:
             self.active += 1
             self.most_active = max(self.most_active, self.active)

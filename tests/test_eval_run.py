@@ -54,7 +54,7 @@ def test_dataset_errors_name_the_line(tmp_path):
 def test_run_score_and_report_with_a_scripted_model(tmp_path, dataset):
     embedder = HashEmbedder()
     index = build_index(tmp_path / "idx", [REPORT_PATH], embedder, ChunkingConfig(600, 1)).index
-    generator = ScriptedGenerator(NONE, "North Korea has not ratified the 2000 UN TIP Protocol [1].")
+    generator = ScriptedGenerator(NONE, "1\nNorth Korea has not ratified the 2000 UN TIP Protocol.")
     pipeline = Pipeline(Retriever(index, embedder), generator, idf_table([c.text for c in index.chunks]))
     items = load_dataset(dataset)
     predictions = run_questions(pipeline, items)

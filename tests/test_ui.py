@@ -114,7 +114,7 @@ def test_healthz_reports_the_loaded_models_and_index(client, service):
         "documents": 2,
         "chunks": len(service.pipeline.retriever.index.chunks),
         "embedder": "fake-hash",
-        "generator": "ScriptedGenerator",
+        "generator": "ChoosingGenerator",
         "reports": [{"doc_id": d.doc_id, "title": d.title} for d in service.documents],
         "queue": {"answering": False, "waiting": 0, "max_waiting": 16, "timeout_s": 60.0},
     }
