@@ -17,7 +17,7 @@ from typing import Any
 
 from rag.abstain import AbstainModel, Signals, missing_specifics
 from rag.cite import split_claims
-from rag.context import ContextItem, select_context
+from rag.context import ContextItem, content_words, select_context
 from rag.conversation import last_user_turn, retrieval_query
 from rag.generate import GenerationOptions, Generator, NextTokenScorer
 from rag.prompt import NONE, build_messages, evidence_grammar, parse_reply
@@ -128,17 +128,21 @@ class Pipeline:
         if not reply.chosen:
             return _abstain(question, hits, timings, started, "the model chose no sentence", reply_text)
         chosen = [items[n - 1] for n in reply.chosen]
-        citations = [
-            Citation(n, it.chunk, it.text, it.start, it.end, supported=True) for n, it in enumerate(chosen, start=1)
-        ]
         aliases = self.aliases or read_aliases(self.retriever.index.documents.values())
-        lead, lead_cites = self.checked_lead(question, reply.lead, chosen, aliases)
+        # The lead is checked against every candidate, the chosen ones first: a small model often
+        # writes the right sentence while naming the wrong number.
+        ordered = chosen + [it for it in items if it not in chosen]
+        lead, supporting = self.checked_lead(question, reply.lead, ordered, aliases)
+        evidence = supporting or [closest(reply.lead, ordered) or chosen[0]]
+        citations = [
+            Citation(n, it.chunk, it.text, it.start, it.end, supported=True) for n, it in enumerate(evidence, start=1)
+        ]
         signals = Signals(
             p_none=p_none,
             top_dense=max((it.dense for it in items), default=0.0),
-            chosen_dense=chosen[0].dense,
-            chosen_overlap=chosen[0].overlap,
-            chosen_rank=items.index(chosen[0]) + 1,
+            chosen_dense=evidence[0].dense,
+            chosen_overlap=evidence[0].overlap,
+            chosen_rank=items.index(evidence[0]) + 1,
             lead_verified=bool(lead),
             lead_none=reply.lead.strip().upper().startswith(NONE),
             yes_no=asks_yes_no(question),
@@ -148,37 +152,40 @@ class Pipeline:
         if p_wrong >= self.config.abstain.threshold:
             reason = f"the chosen evidence is unlikely to answer (p={p_wrong:.2f})"
             return _abstain(question, hits, timings, started, reason, reply_text, values)
-        text = compose(lead, lead_cites, citations)
+        text = compose(lead, tuple(range(1, len(citations) + 1)) if lead else (), citations)
         timings["total_s"] = round(time.perf_counter() - started, 4)
         return Answer(question, text, False, tuple(citations), tuple(hits), timings, draft=reply_text, signals=values)
 
     def checked_lead(
-        self, question: str, lead: str, chosen: Sequence[ContextItem], aliases: Aliases
-    ) -> tuple[str, tuple[int, ...]]:
-        """The lead and the quote numbers that state it, or ("", ()) when any claim of it is not stated."""
+        self, question: str, lead: str, candidates: Sequence[ContextItem], aliases: Aliases
+    ) -> tuple[str, list[ContextItem]]:
+        """The lead and the candidates that state it (at most two), or ("", []) when any claim of it is not stated."""
         claims = [c.text for c in split_claims(lead) if c.text]
         if not claims:
-            return "", ()
-        subjects = [aliases.subjects.get(it.chunk.doc_id, frozenset()) for it in chosen]
-        cited: list[int] = []
+            return "", []
+        subjects = [aliases.subjects.get(it.chunk.doc_id, frozenset()) for it in candidates]
+        supporting: list[ContextItem] = []
         for claim in claims:
             word, rest = yes_no_lead(claim)
             if word and not rest.strip(" .!"):
-                ok = [
-                    n
-                    for n, it in enumerate(chosen, 1)
-                    if asks_yes_no(question) and verify_bare(word, question, it.text)
-                ]
+                ok = [it for it in candidates if asks_yes_no(question) and verify_bare(word, question, it.text)]
             else:
                 ok = [
-                    n
-                    for n, (it, subject) in enumerate(zip(chosen, subjects), start=1)
+                    it
+                    for it, subject in zip(candidates, subjects)
                     if verify(claim, it.text, question, subject, aliases).supported
                 ]
             if not ok:
-                return "", ()
-            cited += ok[:1]
-        return " ".join(claims), tuple(dict.fromkeys(cited))
+                return "", []
+            supporting += [it for it in ok[:1] if it not in supporting]
+        return " ".join(claims), supporting[:2]
+
+
+def closest(text: str, candidates: Sequence[ContextItem]) -> ContextItem | None:
+    """The candidate sharing most content words with `text` (the sentence a lead was written from), if any."""
+    words = set(content_words(text))
+    best = max(candidates, key=lambda it: len(words & set(content_words(it.text))), default=None)
+    return best if best is not None and words & set(content_words(best.text)) else None
 
 
 def quotes_text(chosen: Sequence[ContextItem]) -> str:
