@@ -7,6 +7,7 @@ these ends a sentence only when a word that typically opens a sentence follows.
 
 from __future__ import annotations
 
+import functools
 import re
 
 Span = tuple[int, int]
@@ -25,15 +26,27 @@ _ABBREVIATIONS = frozenset(
 )
 # A line this short that ends without punctuation is a heading or a header field.
 _SHORT_LINE = 60
-# Words that open a sentence; after an initialism only these signal a new sentence.
+# English words that open a sentence; after an initialism, these (and the words that open a
+# sentence elsewhere in the same document) signal a new sentence.
 _OPENERS = frozenset(
     """
     the a an in on at it its this that these those there their they he she we i his her however
-    although although while when after before since during despite according many most some several
-    all each one two no none nor but and or yet so also critics countries defector defectors little
-    fair ngo ngos north south
+    although while when after before since during despite according many most some several
+    all each one two no none nor but and or yet so also
     """.split()
 )
+# An unambiguous sentence end: a lower-case word, a full stop, the next sentence's first word.
+_PLAIN_END = re.compile(r"\b[a-z]{2,}[.!?]\s+[\"'\u2018\u201c(]?([A-Z][a-z]+)")
+
+
+@functools.lru_cache(maxsize=16)
+def _document_openers(text: str) -> frozenset[str]:
+    """Words that open a sentence somewhere in `text` after an unambiguous end (cached per document).
+
+    >>> sorted(_document_openers("Camps exist. Defector reports say so. The U.S. Defector"))
+    ['defector', 'the']
+    """
+    return frozenset(m.group(1).lower() for m in _PLAIN_END.finditer(text))
 
 
 def paragraphs(text: str, start: int = 0, end: int | None = None) -> list[Span]:
@@ -91,7 +104,8 @@ def _ends_sentence(text: str, punct_start: int, punct_end: int, limit: int) -> b
     if is_initial or is_dotted or bare in _ABBREVIATIONS:
         if len(word) >= 2 and word[1] == "." and word[0].isalpha():
             return False  # the initialism goes on: "P. R. C."
-        return word.strip("\"'\u2019").lower() in _OPENERS
+        opener_word = word.strip("\"'\u2019").lower()
+        return opener_word in _OPENERS or opener_word in _document_openers(text)
     return True
 
 

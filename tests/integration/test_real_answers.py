@@ -57,3 +57,23 @@ def test_streaming_gives_the_first_text_before_the_end(pipeline):
     assert len(events) > 2 and not final.abstained
     assert "not ratified" in final.text
     assert final.timings["first_token_s"] < final.timings["total_s"]
+
+
+def test_the_same_question_gets_the_same_answer_whatever_was_asked_before(tmp_path):
+    """llama.cpp reuses only the constant prefix's saved state, so earlier questions leave no trace."""
+    settings = Settings(index_dir=tmp_path / "index")
+    first = factory.make_pipeline(settings, say=lambda _m: None)
+    question = "Which office of the State Department wrote the report?"
+    fresh = first.answer(question)
+    for other in (
+        "What work are prison camp inmates forced to do?",
+        "Which office of the State Department published the report on North Korea?",
+        "Has North Korea ratified the 2000 UN TIP Protocol?",
+    ):
+        first.answer(other)
+    again = first.answer(question)
+    assert (again.text, again.draft, again.abstained) == (fresh.text, fresh.draft, fresh.abstained)
+    assert [(c.quote_start, c.quote_end) for c in again.citations] == [
+        (c.quote_start, c.quote_end) for c in fresh.citations
+    ]
+    assert again.signals["p_none"] == pytest.approx(fresh.signals["p_none"], abs=1e-6)
