@@ -113,3 +113,29 @@ def run_retrieval_eval(
 def items_with_evidence(items: Sequence[EvalItem]) -> list[EvalItem]:
     """The answerable questions that carry evidence quotes."""
     return [i for i in items if i.answerable and i.evidence]
+
+
+def followup_table(settings, datasets: Sequence[Path], say: Callable[[str], None] = print) -> str:
+    """Retrieval for follow-ups: the question alone, with the previous user turn prepended, both fused."""
+    from rag import factory
+    from rag.retrieve import fuse
+
+    retriever = factory.make_retriever(settings, say=say)
+    ways: dict[str, Callable[[EvalItem], list]] = {
+        "question alone": lambda i: retriever.search(i.question, max(KS)),
+        "previous turn + question (default)": lambda i: retriever.search(retrieval_query(i.question, i.history), max(KS)),
+        "both, fused": lambda i: fuse(
+            [retriever.search(i.question, max(KS)), retriever.search(retrieval_query(i.question, i.history), max(KS))],
+            max(KS),
+        ),
+    }
+    lines = ["| dataset | follow-ups | way | recall@1 | recall@3 | recall@5 | MRR |", "|---|---|---|---|---|---|---|"]
+    for path in datasets:
+        items = [i for i in items_with_evidence(load_dataset(path)) if i.history]
+        for name, search in ways.items():
+            m = summarize([score_passages([h.chunk.text for h in search(i)], i.evidence) for i in items])
+            lines.append(
+                f"| {path.name} | {len(items)} | {name} | {m['recall@1']:.3f} | {m['recall@3']:.3f} | "
+                f"{m['recall@5']:.3f} | {m['mrr']:.3f} |"
+            )
+    return "\n".join(lines)

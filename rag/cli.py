@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = esub.add_parser("judge", help="measure the entailment judges on labelled claim/passage pairs")
     e.add_argument("--pairs", type=Path, default=Path("eval/data/judge_pairs.jsonl"))
     e.add_argument("--index-dir", type=Path)
+    e = esub.add_parser("followups", help="retrieval for follow-up questions: alone, with the previous turn, fused")
+    e.add_argument("--dataset", type=Path, action="append", required=True)
+    e.add_argument("--index-dir", type=Path)
     e = esub.add_parser("verifier", help="precision of Supported on labelled claim/source pairs")
     e.add_argument("--pairs", type=Path, default=Path("eval/data/verify_pairs.jsonl"))
     e = esub.add_parser("calibrate", help="fit the abstention model on runs made with abstention off")
@@ -348,6 +351,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if not args.pairs.is_file():
             raise UsageError(f"{args.pairs} is not a file")
         print(commands.judge_quality(settings, args.pairs, _say))
+    elif args.eval_command == "followups":
+        from eval.retrieval import followup_table
+
+        print(followup_table(settings, args.dataset, say=_say))
     elif args.eval_command == "verifier":
         from eval.calibrate import verifier_table
 

@@ -42,7 +42,7 @@ def test_prompt_numbers_the_candidates_and_ends_with_the_question(index):
     assert prompt.rstrip().endswith(f"Question: {PRISON}")
     assert p.generator.prompts[-1][0]["role"] == "system"
     grammar = p.generator.options[-1].grammar
-    assert 'src ::= "8" | "7"' in grammar and 'ids "\\n" lead' in grammar
+    assert 'src ::= "6" | "5"' in grammar and 'ids "\\n" lead' in grammar
 
 
 def test_verified_lead_comes_first_then_the_exact_quote(index):
