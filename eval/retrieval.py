@@ -123,7 +123,9 @@ def followup_table(settings, datasets: Sequence[Path], say: Callable[[str], None
     retriever = factory.make_retriever(settings, say=say)
     ways: dict[str, Callable[[EvalItem], list]] = {
         "question alone": lambda i: retriever.search(i.question, max(KS)),
-        "previous turn + question (default)": lambda i: retriever.search(retrieval_query(i.question, i.history), max(KS)),
+        "previous turn + question (default)": lambda i: retriever.search(
+            retrieval_query(i.question, i.history), max(KS)
+        ),
         "both, fused": lambda i: fuse(
             [retriever.search(i.question, max(KS)), retriever.search(retrieval_query(i.question, i.history), max(KS))],
             max(KS),
