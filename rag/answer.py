@@ -176,10 +176,26 @@ class Pipeline:
                     for it, subject in zip(candidates, subjects)
                     if verify(claim, it.text, question, subject, aliases).supported
                 ]
+            if word:  # a yes or no is about the question's own proposition: its sentence must be too
+                ok = [it for it in ok if about_question(question, it.text, subjects[candidates.index(it)])]
             if not ok:
                 return "", []
             supporting += [it for it in ok[:1] if it not in supporting]
         return " ".join(claims), supporting[:2]
+
+
+def about_question(question: str, sentence: str, subject: frozenset[str] = frozenset()) -> bool:
+    """At least half of the question's content words (its subject's names aside) are in the sentence.
+
+    >>> about_question("do N. Korean workers overseas get to keep their pay",
+    ...     "All North Koreans will have left the Czech Republic by the end of 2007.")
+    False
+    >>> about_question("Has North Korea ratified the protocol?", "North Korea has not ratified the 2000 protocol.")
+    True
+    """
+    named = {w for name in subject for w in content_words(name)}
+    asked = set(content_words(question)) - named
+    return not asked or len(asked & set(content_words(sentence))) * 2 >= len(asked)
 
 
 def closest(text: str, candidates: Sequence[ContextItem]) -> ContextItem | None:
