@@ -30,6 +30,8 @@ def missing_specifics(question: str, hits: Sequence[Hit]) -> tuple[str, ...]:
 
 FEATURES = (
     "p_none",
+    "p_top",
+    "agree",
     "top_dense",
     "chosen_dense",
     "chosen_overlap",
@@ -45,6 +47,8 @@ class Signals:
     """What is known about an answer before it is shown: the inputs of the abstention decision."""
 
     p_none: float  # the model's probability of replying NONE rather than a sentence number
+    p_top: float  # its probability of the most likely sentence number
+    agree: bool  # the verified lead is stated by a sentence the model chose by number
     top_dense: float  # the best candidate sentence's similarity to the question
     chosen_dense: float  # the first chosen sentence's similarity to the question
     chosen_overlap: float  # share of the question's distinctive words in the first chosen sentence

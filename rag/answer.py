@@ -85,11 +85,14 @@ class Pipeline:
             return
         items = context.items
         messages = build_messages(question, items, last_user_turn(history))
-        p_none = 0.0
+        p_none, p_top = 0.0, 1.0
         if self.scorer is not None:
+            # The first token's distribution over NONE and the sentence numbers (the prompt is read once).
             none = self.scorer.next_token_probability(messages, [NONE])
-            ids = self.scorer.next_token_probability(messages, [str(i) for i in range(1, min(len(items), 9) + 1)])
-            p_none = none / (none + ids) if none + ids > 0 else 0.0
+            each = [self.scorer.next_token_probability(messages, [str(i)]) for i in range(1, min(len(items), 9) + 1)]
+            total = none + sum(each)
+            if total > 0:
+                p_none, p_top = none / total, max(each) / total
         options = GenerationOptions(max_tokens=self.config.max_tokens, grammar=evidence_grammar(len(items)))
         reply_text = ""
         shown = False
@@ -103,7 +106,7 @@ class Pipeline:
                     yield quotes_text(chosen)
         timings["generate_s"] = round(time.perf_counter() - started - timings["retrieve_s"], 4)
         timings["p_none"] = round(p_none, 4)
-        yield self.finish(question, reply_text, items, hits, timings, started, p_none)
+        yield self.finish(question, reply_text, items, hits, timings, started, p_none, p_top)
 
     def answer(self, question: str, history: Sequence[Any] = (), filters: Mapping[str, str] | None = None) -> Answer:
         """The complete Answer, without streaming."""
@@ -123,6 +126,7 @@ class Pipeline:
         timings: dict[str, float],
         started: float,
         p_none: float,
+        p_top: float = 1.0,
     ) -> Answer:
         """Verify the lead against the chosen sentences; compose the answer, or abstain."""
         reply = parse_reply(reply_text, len(items))
@@ -140,6 +144,8 @@ class Pipeline:
         ]
         signals = Signals(
             p_none=p_none,
+            p_top=p_top,
+            agree=bool(lead) and evidence[0] in chosen,
             top_dense=max((it.dense for it in items), default=0.0),
             chosen_dense=evidence[0].dense,
             chosen_overlap=evidence[0].overlap,
