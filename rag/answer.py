@@ -191,7 +191,7 @@ class Pipeline:
 
 
 def about_question(question: str, sentence: str, subject: frozenset[str] = frozenset()) -> bool:
-    """At least half of the question's content words (its subject's names aside) are in the sentence.
+    """More than half of the question's content words (its subject's names aside) are in the sentence.
 
     >>> about_question("do N. Korean workers overseas get to keep their pay",
     ...     "All North Koreans will have left the Czech Republic by the end of 2007.")
@@ -201,7 +201,7 @@ def about_question(question: str, sentence: str, subject: frozenset[str] = froze
     """
     named = {w for name in subject for w in content_words(name)}
     asked = set(content_words(question)) - named
-    return not asked or len(asked & set(content_words(sentence))) * 2 >= len(asked)
+    return not asked or len(asked & set(content_words(sentence))) * 2 > len(asked)
 
 
 def closest(text: str, candidates: Sequence[ContextItem]) -> ContextItem | None:
