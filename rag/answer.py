@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rag.abstain import AbstainModel, Signals, missing_specifics
@@ -37,9 +37,10 @@ class QuestionError(ValueError):
 class AnswerConfig:
     top_k: int = 10  # passages retrieved and listed
     context_passages: int = 5  # of those, how many offer candidate sentences
-    candidates: int = 6  # sentences offered to the model to choose from
+    candidates: int = 4  # sentences offered to the model to choose from
     max_tokens: int = 72  # the chosen numbers and the lead
     max_question_chars: int = 2000
+    best_last: bool = True  # candidates listed worst first, so the best stands next to the question
     abstain: AbstainModel = field(default_factory=AbstainModel)
 
 
@@ -83,7 +84,10 @@ class Pipeline:
             reason = f"no passage mentions {', '.join(missing)}" if missing else "no passage matched"
             yield _abstain(question, hits, timings, started, reason)
             return
-        items = context.items
+        # The best match goes last, next to the question: the 1.5B model leans to the sentence it read
+        # last, and that way its lean and the retrieval's ranking agree.
+        ranked = context.items[::-1] if self.config.best_last else context.items
+        items = tuple(replace(it, n=n) for n, it in enumerate(ranked, start=1))
         messages = build_messages(question, items, last_user_turn(history))
         p_none, p_top = 0.0, 1.0
         if self.scorer is not None:

@@ -182,6 +182,7 @@ def make_pipeline(settings: Settings, say: Say = print, generator: Generator | N
             top_k=settings.top_k,
             context_passages=settings.context_passages,
             candidates=settings.context_sentences,
+            best_last=settings.best_last,
             max_tokens=settings.max_answer_tokens,
             max_question_chars=settings.max_question_chars,
             abstain=abstain_model(settings),

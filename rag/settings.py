@@ -73,7 +73,9 @@ class Settings(BaseSettings):
     context_tokens: int = Field(default=2048, ge=512)  # llama.cpp context window
     context_passages: int = Field(default=5, ge=1, le=50)
     # Candidate sentences the model chooses its evidence from (numbered in the prompt).
-    context_sentences: int = Field(default=6, ge=1, le=20)
+    context_sentences: int = Field(default=4, ge=1, le=20)
+    # List the candidates worst first, so the best match stands next to the question.
+    best_last: bool = True
     max_answer_tokens: int = Field(default=72, ge=8, le=1024)
     # The fitted abstention model (`rag eval calibrate` writes it), and an optional threshold that
     # overrides the fitted one: 1.0 never abstains on these signals, 0.0 always does.

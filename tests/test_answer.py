@@ -2,7 +2,7 @@ import pytest
 
 from rag.abstain import AbstainModel
 from rag.answer import ABSTAIN_TEXT, QUOTE_INTRO, AnswerConfig, Pipeline, QuestionError
-from rag.context import idf_table
+from rag.context import idf_table, select_context
 from rag.prompt import NONE
 from rag.retrieve import Retriever
 from rag.store import ChunkingConfig, build_index
@@ -42,7 +42,7 @@ def test_prompt_numbers_the_candidates_and_ends_with_the_question(index):
     assert prompt.rstrip().endswith(f"Question: {PRISON}")
     assert p.generator.prompts[-1][0]["role"] == "system"
     grammar = p.generator.options[-1].grammar
-    assert 'src ::= "6" | "5"' in grammar and 'ids "\\n" lead' in grammar
+    assert 'src ::= "4" | "3"' in grammar and 'ids "\\n" lead' in grammar
 
 
 def test_verified_lead_comes_first_then_the_exact_quote(index):
@@ -60,7 +60,9 @@ def test_verified_lead_comes_first_then_the_exact_quote(index):
 
 def test_lead_with_an_invented_number_is_replaced_by_the_quote(index):
     lead = "About 900,000 persons are incarcerated in prison camps."
-    answer = pipeline(index, ChoosingGenerator("150,000 to 200,000", lead)).answer("How many people are in the camps?")
+    answer = pipeline(index, ChoosingGenerator("150,000 to 200,000", lead)).answer(
+        "How many persons are incarcerated in camps?"
+    )
     assert not answer.abstained
     assert "900,000" not in answer.text
     assert answer.text.startswith(QUOTE_INTRO) and "150,000 to 200,000" in answer.text
@@ -185,3 +187,12 @@ def test_stream_shows_the_evidence_first_then_the_answer(index):
 def test_bad_questions_raise(index, question, message):
     with pytest.raises(QuestionError, match=message):
         pipeline(index, NONE).answer(question)
+
+
+def test_the_best_candidate_stands_last_next_to_the_question(index):
+    p = pipeline(index, NONE)
+    p.answer(PRISON)
+    listed = [line.split("] ", 1)[1] for line in p.generator.last_user_message.splitlines() if line.startswith("[")]
+    hits = p.retriever.search(PRISON, p.config.top_k)
+    ranked = select_context(PRISON, hits[:5], index.documents, p.retriever.embedder, p.idf, p.config.candidates)
+    assert listed == [" ".join(it.text.split()) for it in reversed(ranked.items)]
