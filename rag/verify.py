@@ -456,6 +456,8 @@ def verify(
         faults.append(Fault.QUANTIFIER)
     if polarity_mismatch(rest, source) or _lead_contradicts(lead, rest, source):
         faults.append(Fault.POLARITY)
+    elif lead == "yes" and _unconfirmed(question, source, subject):
+        faults.append(Fault.POLARITY)  # "yes" asserts all that was asked; the source must state all of it
     # A yes/no answer restates the question, so all its words count; otherwise only what it adds.
     measured = words if lead or not new else new
     src_words = set(content_words(source))
@@ -463,6 +465,16 @@ def verify(
     if overlap < MIN_OVERLAP:
         faults.append(Fault.OVERLAP)
     return Verdict(not faults, tuple(faults), overlap)
+
+
+def _unconfirmed(question: str, source: str, subject: frozenset[str]) -> bool:
+    """A word of the question (its subject's names aside) that the source does not state.
+
+    >>> _unconfirmed("is nk a destination country", "North Korea is a source country.", frozenset({"nk"}))
+    True
+    """
+    named = {w for name in subject for w in content_words(name)}
+    return bool(set(content_words(question)) - named - set(content_words(source)))
 
 
 def _lead_contradicts(lead: str, rest: str, source: str) -> bool:

@@ -83,6 +83,14 @@ def test_inverted_yes_is_never_shown(index):
     assert "Yes" not in answer.text and answer.text.startswith(QUOTE_INTRO)
 
 
+def test_a_yes_needs_every_word_of_the_question_stated(index):
+    lead = "Yes, North Korea is a destination country for trafficking."
+    answer = pipeline(index, ChoosingGenerator("is a source country", lead)).answer(
+        "is north korea a destination country for trafficking"
+    )
+    assert answer.text.startswith(QUOTE_INTRO) and "destination" not in answer.text
+
+
 def test_correct_no_is_kept(index):
     lead = "No, the government made no efforts to provide protection or assistance to victims."
     answer = pipeline(index, ChoosingGenerator("no efforts to provide protection", lead)).answer(
