@@ -9,13 +9,11 @@ words do.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rag.context import STOPWORDS, ContextItem, content_words
+from rag.context import STOPWORDS, content_words
 from rag.lexical import fold_initialisms
 from rag.sentences import sentences
-from rag.types import Citation, Document
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
@@ -178,88 +176,3 @@ def _name_found(name: str, source_lower: str) -> bool:
 
 # Capitalised words that are not names of anything a source must mention.
 _COMMON_CAPS = frozenset({"yes", "no", "the", "according", "however", "i"})
-
-
-def resolve(
-    claims: Sequence[ClaimSentence],
-    items: Sequence[ContextItem],
-    documents: Mapping[str, Document],
-    question: str = "",
-) -> tuple[list[tuple[ClaimSentence, list[Citation]]], list[Citation]]:
-    """Check every claim against the sources it cites; repoint or flag citations that fail.
-
-    Returns each claim with its final citations, and the distinct citations in
-    order of first use; a citation keeps its source's number, so the markers the
-    model streamed stay valid unless a citation had to be repointed.
-    """
-    by_n = {it.n: it for it in items}
-    known = frozenset(_known_names(documents, items) | names(question) | _first_word_names(question))
-    given = frozenset(content_words(question))
-    numbered: dict[tuple[int, bool], Citation] = {}
-    # A source cited for a claim it does not support gets a number of its own,
-    # so that its marker can never borrow the standing of a valid citation.
-    spare = max((it.n for it in items), default=0)
-    result = []
-    for claim in claims:
-        chosen = _choose_sources(claim, by_n, items, known, given)
-        cites = []
-        for item, ok in chosen:
-            key = (item.n, ok)
-            if key not in numbered:
-                if not ok:
-                    spare += 1
-                numbered[key] = Citation(
-                    n=item.n if ok else spare,
-                    chunk=item.chunk,
-                    quote=item.text,
-                    quote_start=item.start,
-                    quote_end=item.end,
-                    supported=ok,
-                )
-            cites.append(numbered[key])
-        result.append((claim, cites))
-    return result, list(numbered.values())
-
-
-def _choose_sources(
-    claim: ClaimSentence,
-    by_n: Mapping[int, ContextItem],
-    items: Sequence[ContextItem],
-    known: frozenset[str],
-    given: frozenset[str],
-) -> list[tuple[ContextItem, bool]]:
-    """The cited sources that support the claim; else the best supporting one; else the cited ones, flagged."""
-    cited = [by_n[n] for n in claim.cited if n in by_n]
-    checks = {it.n: check_support(claim.text, it.text, known, given) for it in items}
-    good = [it for it in cited if checks[it.n].supported]
-    if good:
-        return [(it, True) for it in good]
-    if len(cited) > 1:
-        joined = " ".join(it.text for it in cited)
-        if check_support(claim.text, joined, known, given).supported:
-            return [(it, True) for it in cited]
-    best = max(items, key=lambda it: checks[it.n].overlap, default=None)
-    if best is not None and checks[best.n].supported:
-        return [(best, True)]
-    if cited:
-        return [(it, False) for it in cited]
-    if best is not None and checks[best.n].overlap > 0:
-        return [(best, False)]
-    return []
-
-
-def _first_word_names(question: str) -> set[str]:
-    """A capitalised word opening the question counts too when it is not a question word."""
-    words = question.split()
-    first = words[0].strip("?,.!").lower() if words else ""
-    return {first} if first and words[0][0].isupper() and first not in STOPWORDS else set()
-
-
-def _known_names(documents: Mapping[str, Document], items: Sequence[ContextItem]) -> set[str]:
-    """Names a claim may use without its source repeating them: each cited document's subject."""
-    out = set()
-    for it in items:
-        doc = documents.get(it.chunk.doc_id)
-        if doc is not None and doc.country:
-            out.add(doc.country.lower())
-    return out
