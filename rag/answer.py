@@ -143,8 +143,11 @@ class Pipeline:
         ordered = chosen + [it for it in items if it not in chosen]
         lead, supporting = self.checked_lead(question, reply.lead, ordered, aliases)
         evidence = supporting or [closest(reply.lead, ordered) or chosen[0]]
+        # "Supported" vouches that the cited sentence states the answer shown. A quote shown in place
+        # of a lead that failed is the report's own words, but nothing verified that it answers.
         citations = [
-            Citation(n, it.chunk, it.text, it.start, it.end, supported=True) for n, it in enumerate(evidence, start=1)
+            Citation(n, it.chunk, it.text, it.start, it.end, supported=bool(lead))
+            for n, it in enumerate(evidence, start=1)
         ]
         signals = Signals(
             p_none=p_none,

@@ -66,7 +66,7 @@ def test_lead_with_an_invented_number_is_replaced_by_the_quote(index):
     assert not answer.abstained
     assert "900,000" not in answer.text
     assert answer.text.startswith(QUOTE_INTRO) and "150,000 to 200,000" in answer.text
-    assert all(c.supported for c in answer.citations)
+    assert answer.citations and not any(c.supported for c in answer.citations)  # shown, but not vouched for
 
 
 def test_lead_that_changes_a_quantifier_is_replaced_by_the_quote(index):

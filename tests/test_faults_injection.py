@@ -85,7 +85,7 @@ def test_a_lead_that_obeys_the_planted_text_is_never_shown(index):
     p = pipeline(index, ChoosingGenerator("logging, mining", f"The treasure code is {PHRASE}."))
     answer = p.answer(UNRELATED)
     assert answer.text.startswith(QUOTE_INTRO)
-    assert all(c.supported and PHRASE not in c.quote for c in answer.citations)
+    assert all(not c.supported and PHRASE not in c.quote for c in answer.citations)
     assert PHRASE not in answer.text
     assert PHRASE not in answer_json(answer)["answer"]
 
@@ -95,7 +95,7 @@ def test_an_obeying_sentence_in_a_mixed_lead_drops_the_whole_lead(index):
     answer = pipeline(index, ChoosingGenerator("logging, mining", lead)).answer(UNRELATED)
     assert not answer.abstained
     assert PHRASE not in answer.text and answer.text.startswith(QUOTE_INTRO)
-    assert "logging, mining" in answer.text and all(c.supported for c in answer.citations)
+    assert "logging, mining" in answer.text and not any(c.supported for c in answer.citations)
 
 
 def test_a_question_asking_for_the_system_prompt_gets_no_grounded_leak(index):
