@@ -79,6 +79,9 @@ class Aliases:
 
     groups: tuple[frozenset[str], ...]
     subjects: Mapping[str, frozenset[str]]  # doc_id -> the names of that report's subject
+    # Words the reports write only capitalised, and capitalised inside sentences: proper names
+    # ("Malaysia", "Duma"), so a claim that opens with one names something.
+    proper: frozenset[str] = frozenset()
 
     def group_of(self, entity: str) -> frozenset[str]:
         """All names equal to `entity` (itself, its aliases, names it is a form of: "chinese" ~ "china")."""
@@ -137,7 +140,27 @@ def read_aliases(documents: Iterable[Document]) -> Aliases:
             subjects[doc.doc_id] = frozenset(mine)
     merged = _merge(groups)
     out_subjects = {d: frozenset().union(*(g for g in merged if s & g)) for d, s in subjects.items()}
-    return Aliases(tuple(frozenset(g) for g in merged), out_subjects)
+    return Aliases(tuple(frozenset(g) for g in merged), out_subjects, proper_words(documents))
+
+
+_MID_CAPITAL = re.compile(r"(?<=[a-z,;] )([A-Z][a-z]{2,})\b")
+
+
+def proper_words(documents: Iterable[Document]) -> frozenset[str]:
+    """Words written capitalised inside sentences and never in lower case, across the reports.
+
+    >>> from rag.types import Document
+    >>> t = "Women go to Taiwan, Malaysia, and Japan. Malaysia acts. Inmates log, and inmates mine."
+    >>> sorted(proper_words([Document("d", t, ((0, len(t)),), "t")]))
+    ['japan', 'malaysia', 'taiwan']
+    """
+    capital: set[str] = set()
+    lower: set[str] = set()
+    for doc in documents:
+        text = doc.text[:200_000]
+        capital.update(m.group(1).lower() for m in _MID_CAPITAL.finditer(text))
+        lower.update(re.findall(r"\b[a-z]{3,}\b", text))
+    return frozenset(capital - lower)
 
 
 def _is_alias(long_name: str, short: str, raw: str) -> bool:
@@ -175,6 +198,7 @@ def claim_entities(claim: str, aliases: Aliases) -> set[str]:
     ['mongolian', 'un']
     """
     found = {n for n in names(claim) if n not in _COMMON_CAPS}
+    found |= {w.lower() for w in re.findall(r"\b[A-Z][a-z]{2,}\b", claim) if w.lower() in aliases.proper}
     found |= {
         m.group(0).lower().rstrip("s") if m.group(0).endswith("s") else m.group(0).lower()
         for m in _ACRONYM.finditer(claim)
