@@ -14,7 +14,7 @@ from ui.service import AnswerService
 
 
 def test_a_busy_server_says_so_in_the_chat_and_the_question_can_be_sent_again(tmp_path):
-    generator = HeldGenerator(PRISON_REPLY.replace(".", " [2]."))
+    generator = HeldGenerator(f"1\n{PRISON_REPLY}")
     service = AnswerService(replace(fake_pipeline(tmp_path), generator=generator), max_waiting=0)
     with running(create_app(service, Settings())) as url, chromium() as browser:
         holder = threading.Thread(

@@ -8,12 +8,14 @@ from playwright.sync_api import expect
 
 from rag import factory
 from rag.settings import Settings
-from tests.browser.support import PRISON_QUESTION, chromium, running, screenshot_dir, static_site
+from tests.browser.support import chromium, running, screenshot_dir, static_site
 from tests.fakes import REPORT_PATH
 from ui.app import create_app
 from ui.service import AnswerService
 
 pytestmark = pytest.mark.integration
+QUESTION = "Has North Korea ratified the 2000 UN TIP Protocol?"
+WORDS = ("not ratified", "protocol")
 CITATION_LINK = '#rr-chat a[href^="#rr-src-"]'
 ARTICLE = """<!doctype html><html><head><meta charset="utf-8"><title>The Ledger</title><style>
 body { margin: 0; font-family: Georgia, 'Times New Roman', serif; color: #222; background: #faf7f0; }
@@ -48,10 +50,10 @@ def browser():
 
 
 def check_cited_answer(scope) -> str:
-    """Wait for the answer and click its citations: one highlights the quote about the work; returns it."""
+    """Wait for the answer and click its citations: one highlights the quote that answers; returns it."""
     scope.locator(CITATION_LINK).first.wait_for(timeout=120_000)
     answer = scope.locator("#rr-chat .message.bot, #rr-chat [data-testid='bot']").last.inner_text().lower()
-    for word in ("logging", "mining", "crops"):
+    for word in WORDS:
         assert word in answer
     report = REPORT_PATH.read_text(encoding="utf-8")
     quotes = []
@@ -61,7 +63,7 @@ def check_cited_answer(scope) -> str:
         quote = scope.locator(".rr-card.rr-active mark").inner_text()
         assert quote in report
         quotes.append(quote)
-    about_work = [q for q in quotes if all(w in q.lower() for w in ("logging", "mining", "crops"))]
+    about_work = [q for q in quotes if all(w in q.lower() for w in WORDS)]
     assert about_work, quotes
     links.nth(quotes.index(about_work[0])).click()
     return about_work[0]
@@ -72,7 +74,7 @@ def test_chat_answers_with_a_highlighted_source(browser, app_url, tmp_path):
     try:
         page.goto(app_url)
         box = page.locator("#rr-question textarea")
-        box.fill(PRISON_QUESTION)
+        box.fill(QUESTION)
         box.press("Enter")
         check_cited_answer(page)
         expect(page.locator(".rr-card.rr-active .rr-label")).to_have_text("Supported")
@@ -91,7 +93,7 @@ def test_widget_on_a_third_party_page_with_the_real_model(browser, app_url, tmp_
             page.locator("report-rag-widget .launcher").click()
             chat = page.frame_locator("report-rag-widget iframe")
             box = chat.locator("#rr-question textarea")
-            box.fill(PRISON_QUESTION)
+            box.fill(QUESTION)
             box.press("Enter")
             chat.locator(CITATION_LINK).first.wait_for(timeout=120_000)
             page.wait_for_timeout(600)
