@@ -100,8 +100,10 @@ class Pipeline:
         options = GenerationOptions(max_tokens=self.config.max_tokens, grammar=evidence_grammar(len(items)))
         reply_text = ""
         shown = False
+        pieces = 0
         for piece in self.generator.generate(messages, options):
             reply_text += piece
+            pieces += 1
             if not shown and "\n" in reply_text:
                 shown = True
                 chosen = [items[n - 1] for n in parse_reply(reply_text, len(items)).chosen]
@@ -109,6 +111,7 @@ class Pipeline:
                     timings["first_token_s"] = round(time.perf_counter() - started, 4)
                     yield quotes_text(chosen)
         timings["generate_s"] = round(time.perf_counter() - started - timings["retrieve_s"], 4)
+        timings["tokens"] = pieces
         timings["p_none"] = round(p_none, 4)
         yield self.finish(question, reply_text, items, hits, timings, started, p_none, p_top)
 

@@ -116,7 +116,11 @@ class LlamaCppGenerator:
             self._template = Template(self._llm.metadata.get("tokenizer.chat_template", ""))
         prompt = self._template.render(messages=list(messages), add_generation_prompt=True)
         tokens = self._llm.tokenize(prompt.encode(), add_bos=False, special=True)
-        head = self._template.render(messages=list(messages)[:-1], add_generation_prompt=False)
+        head = (
+            self._template.render(messages=list(messages)[:-1], add_generation_prompt=False)
+            if len(messages) > 1
+            else ""
+        )
         head_tokens = self._llm.tokenize(head.encode(), add_bos=False, special=True) if head else []
         stable = next((i for i, (a, b) in enumerate(zip(head_tokens, tokens)) if a != b), len(head_tokens))
         return tokens, min(stable, len(tokens) - 1)

@@ -267,7 +267,7 @@ def test_follow_up_keeps_the_conversation_and_older_citations_stay_clickable(pag
     ask(page, "And what else do they endure there?")
     expect(page.locator("#rr-sources .rr-turn[data-turn='1']")).to_be_visible()
     assert PRISON_QUESTION in service.pipeline.generator.last_user_message  # the history reached the pipeline
-    first = page.locator('#rr-chat a[href^="#rr-src-0-"]')
+    first = page.locator('#rr-chat a[href^="#rr-src-0-"]').first
     first.click()
     expect(page.locator("#rr-sources .rr-turn[data-turn='0']")).to_be_visible()
     expect(page.locator("#rr-sources .rr-turn[data-turn='1']")).to_be_hidden()

@@ -121,10 +121,17 @@ def test_none_probe_matches_the_in_process_backend_but_greedy_drafts_may_not(pip
     [(messages, options)] = recorder.calls
     local = LlamaCppGenerator(model_path, n_ctx=2048)
     local.next_token_probability(PROBE, [NONE])
-    assert local.next_token_probability(messages, [NONE]) == pytest.approx(served.timings["p_none"], abs=1e-3)
+    served_p = pipeline.generator.next_token_probability
+    assert local.next_token_probability(messages, [NONE]) == pytest.approx(served_p(messages, [NONE]), abs=1e-3)
+    # The sentence numbers' probabilities are larger, and differ more (0.009 measured on "3"); their order holds.
+    numbers = [str(n) for n in range(1, 5)]
+    here = [local.next_token_probability(messages, [n]) for n in numbers]
+    there = [served_p(messages, [n]) for n in numbers]
+    assert max(abs(a - b) for a, b in zip(here, there)) < 0.05
+    assert here.index(max(here)) == there.index(max(there))
     draft = "".join(local.generate(messages, options))
     for text in (draft, served.draft):
-        assert all(word in text for word in ("logging", "mining", "crops")), text
+        assert text[:1].isdigit(), text  # both follow the grammar: sentence numbers first
 
 
 def test_the_server_returns_top_logprobs_so_the_none_probe_runs(pipeline):
@@ -135,14 +142,14 @@ def test_the_server_returns_top_logprobs_so_the_none_probe_runs(pipeline):
 
 
 def test_rag_ask_answers_through_the_server_with_exact_spans(pipeline, settings):
+    question = "Has North Korea ratified the 2000 UN TIP Protocol?"
     result = subprocess.run(
-        [RAG, "ask", PRISON, "--json"], capture_output=True, text=True, timeout=600, env=env_for(settings)
+        [RAG, "ask", question, "--json"], capture_output=True, text=True, timeout=600, env=env_for(settings)
     )
     assert result.returncode == 0, result.stderr[-2000:]
     answer = json.loads(result.stdout)
     assert not answer["abstained"]
-    text = answer["answer"].lower()
-    assert all(word in text for word in ("logging", "mining", "crops")), answer["answer"]
+    assert "not ratified" in answer["answer"].lower(), answer["answer"]
     assert any(c["supported"] for c in answer["citations"]), answer["citations"]
     documents = load_index(settings.index_dir).documents
     for c in answer["citations"]:
