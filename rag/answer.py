@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -115,6 +116,11 @@ class Pipeline:
         timings["p_none"] = round(p_none, 4)
         yield self.finish(question, reply_text, items, hits, timings, started, p_none, p_top)
 
+    @functools.cached_property
+    def known_aliases(self) -> Aliases:
+        """The given aliases, or those read once from the index (not on every answer)."""
+        return self.aliases or read_aliases(self.retriever.index.documents.values())
+
     def answer(self, question: str, history: Sequence[Any] = (), filters: Mapping[str, str] | None = None) -> Answer:
         """The complete Answer, without streaming."""
         final: Answer | None = None
@@ -140,7 +146,7 @@ class Pipeline:
         if not reply.chosen:
             return _abstain(question, hits, timings, started, "the model chose no sentence", reply_text)
         chosen = [items[n - 1] for n in reply.chosen]
-        aliases = self.aliases or read_aliases(self.retriever.index.documents.values())
+        aliases = self.known_aliases
         # The lead is checked against every candidate, the chosen ones first: a small model often
         # writes the right sentence while naming the wrong number.
         ordered = chosen + [it for it in items if it not in chosen]
