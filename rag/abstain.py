@@ -39,6 +39,7 @@ FEATURES = (
     "lead_verified",
     "lead_none",
     "yes_no",
+    "on_question",
 )
 
 
@@ -56,6 +57,7 @@ class Signals:
     lead_verified: bool  # the direct answer passed verification
     lead_none: bool  # the model wrote NONE where its answer should be
     yes_no: bool  # the question asks yes or no
+    on_question: bool  # the evidence names the question's report subjects and holds most of its words
 
     def as_dict(self) -> dict[str, float]:
         return {name: round(float(getattr(self, name)), 4) for name in FEATURES}

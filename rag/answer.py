@@ -19,12 +19,21 @@ from typing import Any
 from rag.abstain import AbstainModel, Signals, missing_specifics
 from rag.cite import split_claims
 from rag.context import ContextItem, content_words, select_context
-from rag.conversation import last_user_turn, retrieval_query
+from rag.conversation import asked_in_context, last_user_turn, retrieval_query
 from rag.generate import GenerationOptions, Generator, NextTokenScorer
 from rag.prompt import NONE, build_messages, evidence_grammar, parse_reply
 from rag.retrieve import Retriever
 from rag.types import Answer, Citation
-from rag.verify import Aliases, asks_yes_no, read_aliases, verify, verify_bare, yes_no_lead
+from rag.verify import (
+    Aliases,
+    about_question,
+    answers_question,
+    asks_yes_no,
+    read_aliases,
+    verify,
+    verify_bare,
+    yes_no_lead,
+)
 
 ABSTAIN_TEXT = "The report does not answer this question."
 QUOTE_INTRO = "The report says:"
@@ -114,7 +123,9 @@ class Pipeline:
         timings["generate_s"] = round(time.perf_counter() - started - timings["retrieve_s"], 4)
         timings["tokens"] = pieces
         timings["p_none"] = round(p_none, 4)
-        yield self.finish(question, reply_text, items, hits, timings, started, p_none, p_top)
+        yield self.finish(
+            question, reply_text, items, hits, timings, started, p_none, p_top, asked_in_context(question, history)
+        )
 
     @functools.cached_property
     def known_aliases(self) -> Aliases:
@@ -140,8 +151,13 @@ class Pipeline:
         started: float,
         p_none: float,
         p_top: float = 1.0,
+        asked: str = "",
     ) -> Answer:
-        """Verify the lead against the chosen sentences; compose the answer, or abstain."""
+        """Verify the lead against the chosen sentences; compose the answer, or abstain.
+
+        `asked` is the question in its conversation (a follow-up that points back, with the previous
+        question before it): what the evidence must be about for the lead to be shown as the answer.
+        """
         reply = parse_reply(reply_text, len(items))
         if not reply.chosen:
             return _abstain(question, hits, timings, started, "the model chose no sentence", reply_text)
@@ -152,10 +168,16 @@ class Pipeline:
         ordered = chosen + [it for it in items if it not in chosen]
         lead, supporting = self.checked_lead(question, reply.lead, ordered, aliases)
         evidence = supporting or [closest(reply.lead, ordered) or chosen[0]]
-        # "Supported" vouches that the cited sentence states the answer shown. A quote shown in place
-        # of a lead that failed is the report's own words, but nothing verified that it answers.
+        # A true lead whose sentences are about something else than the question is not an answer;
+        # for a follow-up ("why are they leaving?") the previous question says what "they" are.
+        subject = frozenset().union(*(aliases.subjects.get(it.chunk.doc_id, frozenset()) for it in evidence))
+        relevant = answers_question(asked or question, " ".join(it.text for it in evidence), subject, aliases)
+        shown = lead if relevant.supported else ""
+        # "Supported" vouches that the cited sentence states the answer shown and is about the
+        # question. A quote shown in place of a lead that failed is the report's own words, but
+        # nothing verified that it answers.
         citations = [
-            Citation(n, it.chunk, it.text, it.start, it.end, supported=bool(lead))
+            Citation(n, it.chunk, it.text, it.start, it.end, supported=bool(shown))
             for n, it in enumerate(evidence, start=1)
         ]
         signals = Signals(
@@ -169,13 +191,14 @@ class Pipeline:
             lead_verified=bool(lead),
             lead_none=reply.lead.strip().upper().startswith(NONE),
             yes_no=asks_yes_no(question),
+            on_question=relevant.supported,
         )
         p_wrong = self.config.abstain.wrong_probability(signals)
         values = {**signals.as_dict(), "p_wrong": round(p_wrong, 4)}
         if p_wrong >= self.config.abstain.threshold:
             reason = f"the chosen evidence is unlikely to answer (p={p_wrong:.2f})"
             return _abstain(question, hits, timings, started, reason, reply_text, values)
-        text = compose(lead, tuple(range(1, len(citations) + 1)) if lead else (), citations)
+        text = compose(shown, tuple(range(1, len(citations) + 1)) if shown else (), citations)
         timings["total_s"] = round(time.perf_counter() - started, 4)
         return Answer(question, text, False, tuple(citations), tuple(hits), timings, draft=reply_text, signals=values)
 
@@ -204,20 +227,6 @@ class Pipeline:
                 return "", []
             supporting += [it for it in ok[:1] if it not in supporting]
         return " ".join(claims), supporting[:2]
-
-
-def about_question(question: str, sentence: str, subject: frozenset[str] = frozenset()) -> bool:
-    """More than half of the question's content words (its subject's names aside) are in the sentence.
-
-    >>> about_question("do N. Korean workers overseas get to keep their pay",
-    ...     "All North Koreans will have left the Czech Republic by the end of 2007.")
-    False
-    >>> about_question("Has North Korea ratified the protocol?", "North Korea has not ratified the 2000 protocol.")
-    True
-    """
-    named = {w for name in subject for w in content_words(name)}
-    asked = set(content_words(question)) - named
-    return not asked or len(asked & set(content_words(sentence))) * 2 > len(asked)
 
 
 def closest(text: str, candidates: Sequence[ContextItem]) -> ContextItem | None:

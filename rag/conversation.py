@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,3 +41,26 @@ def retrieval_query(question: str, history: Sequence[Any] = ()) -> str:
     """
     previous = last_user_turn(history)
     return f"{previous} {question.strip()}" if previous else question.strip()
+
+
+# Words by which a question points back at what an earlier turn named ("why are they leaving?").
+_REFERS_BACK = re.compile(
+    r"\b(?:they|them|their|theirs|it|its|there|those|these|that|he|him|his|she|her|hers)\b", re.IGNORECASE
+)
+
+
+def asked_in_context(question: str, history: Sequence[Any] = ()) -> str:
+    """What the question asks in its conversation: with the previous question before it when it points back.
+
+    The evidence for "why are they leaving?" must be about whoever "they" were in the question
+    before; a question that names its own subject stands alone.
+
+    >>> h = [{"role": "user", "content": "Where do the workers go?"}]
+    >>> asked_in_context("why are they leaving?", h)
+    'Where do the workers go? why are they leaving?'
+    >>> asked_in_context("Why do women leave China?", h)
+    'Why do women leave China?'
+    """
+    if _REFERS_BACK.search(question):
+        return retrieval_query(question, history)
+    return question.strip()

@@ -8,12 +8,17 @@ A claim is supported by a source sentence only when all of these hold:
   sentence's polarity;
 - the claim says something beyond the question it answers (an echo is no claim), and most of its
   own words are in the sentence.
+A verified claim is shown as the answer only when its sentences are about the question
+(`answers_question`): every report subject the question names is theirs or named in them, and
+most of the question's words (typos allowed) are in them. A true sentence on a neighbouring topic
+is shown as a quote, not as a verified answer.
 Aliases are read from the indexed reports themselves (metadata and definitions such as
 "The Democratic People's Republic of Korea (D. P. R. K. or North Korea)"), never from word lists.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -38,6 +43,7 @@ class Fault(StrEnum):
     QUANTIFIER = "quantifier"  # "about half" where the source says "more than half"
     POLARITY = "polarity"  # negation or yes/no disagrees
     OVERLAP = "overlap"  # too few of its words are in the source
+    OFF_QUESTION = "off_question"  # true, but the sentence is not about what was asked
 
 
 @dataclass(frozen=True)
@@ -524,3 +530,61 @@ def verify_bare(answer: str, question: str, source: str) -> bool:
     if not asked & set(content_words(source)):
         return False
     return negated(source) == (lead == "no")
+
+
+# --- relevance: is the verified sentence about the question? --------------------------------------
+
+# Two stems this similar are the same word typed twice ("prision" for "prison", "traffik" for "traffick").
+TYPO_RATIO = 0.85
+
+
+def _typed_as(word: str, words: set[str]) -> bool:
+    """`word` is in `words`, or a word of four letters or more differs from one of them by a typo."""
+    if word in words:
+        return True
+    if len(word) < 4:
+        return False
+    return any(len(w) >= 4 and difflib.SequenceMatcher(None, word, w).ratio() >= TYPO_RATIO for w in words)
+
+
+def about_question(question: str, sentence: str, subject: frozenset[str] = frozenset()) -> bool:
+    """More than half of the question's content words (its subject's names aside) are in the sentence.
+
+    >>> about_question("do N. Korean workers overseas get to keep their pay",
+    ...     "All North Koreans will have left the Czech Republic by the end of 2007.")
+    False
+    >>> about_question("Has North Korea ratified the protocol?", "North Korea has not ratified the 2000 protocol.")
+    True
+    >>> about_question("who gets sent to prision camps", "Critics are sent to prison camps.")
+    True
+    """
+    named = {w for name in subject for w in content_words(name)}
+    asked = set(content_words(question)) - named
+    have = set(content_words(sentence))
+    return not asked or sum(_typed_as(w, have) for w in asked) * 2 > len(asked)
+
+
+def answers_question(question: str, sources: str, subject: frozenset[str], aliases: Aliases) -> Verdict:
+    """Whether verified `sources` (the cited sentences, joined) are about what `question` asks.
+
+    A question naming a report's subject ("Mongolia") is not answered by another report's sentence
+    that never names it, and a sentence sharing few of the question's words answers another question.
+
+    >>> a = Aliases((frozenset({"mongolia"}), frozenset({"russia"})), {"m": frozenset({"mongolia"}),
+    ...     "r": frozenset({"russia"})})
+    >>> answers_question("Which tier was Mongolia placed on?", "Russia is placed on Tier 2 Watch List.",
+    ...     frozenset({"russia"}), a).faults
+    (<Fault.ENTITY: 'entity'>,)
+    >>> answers_question("which tier is russia on", "Russia is placed on Tier 2 Watch List.",
+    ...     frozenset({"russia"}), a).supported
+    True
+    """
+    subjects = frozenset().union(*aliases.subjects.values()) if aliases.subjects else frozenset()
+    faults: list[Fault] = []
+    for entity in claim_entities(question, aliases):
+        if aliases.group_of(entity) & subjects and not entity_in(entity, sources, subject, aliases):
+            faults.append(Fault.ENTITY)
+            break
+    if not about_question(question, sources, subject):
+        faults.append(Fault.OFF_QUESTION)
+    return Verdict(not faults, tuple(faults))

@@ -15,6 +15,8 @@ import numpy as np
 from rag.settings import DEFAULT_CORPUS
 
 REPORT_PATH = DEFAULT_CORPUS / "tip-2007-north-korea.txt"
+# Openings of other countries' narratives of the same report, kept for the multi-report question set.
+REPORTS = Path(__file__).resolve().parents[1] / "eval" / "data" / "reports"
 
 
 class HashEmbedder:

@@ -8,7 +8,7 @@ from rag.retrieve import Retriever
 from rag.store import ChunkingConfig, build_index
 from rag.types import Answer
 from rag.verify import read_aliases
-from tests.fakes import REPORT_PATH, ChoosingGenerator, HashEmbedder, ScriptedGenerator, source_number
+from tests.fakes import REPORT_PATH, REPORTS, ChoosingGenerator, HashEmbedder, ScriptedGenerator, source_number
 
 NEVER = AbstainModel(threshold=1.0)  # abstention on the calibrated signals off: the checks under test decide
 
@@ -110,6 +110,32 @@ def test_lead_that_echoes_the_question_is_dropped(index):
     lead = "International NGOs are allowed to operate in North Korea."
     answer = pipeline(index, ChoosingGenerator("international NGOs", lead)).answer(question)
     assert answer.text.startswith(QUOTE_INTRO)
+
+
+def test_true_lead_about_another_matter_is_shown_as_a_quote_not_as_the_answer(index):
+    lead = "North Korean women are sold as brides to P. R. C. nationals."
+    answer = pipeline(index, ChoosingGenerator("sold as brides", lead)).answer(
+        "What is the typical price paid for a North Korean bride in China?"
+    )
+    assert not answer.abstained and answer.text.startswith(QUOTE_INTRO)
+    assert answer.citations and not any(c.supported for c in answer.citations)
+    assert answer.signals["on_question"] == 0.0 and answer.signals["lead_verified"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def three_reports(tmp_path_factory):
+    reports = [REPORT_PATH] + [REPORTS / f"tip-2007-{c}.txt" for c in ("russia", "mongolia")]
+    return build_index(tmp_path_factory.mktemp("idx3"), reports, HashEmbedder(), ChunkingConfig(600, 1)).index
+
+
+@pytest.mark.parametrize(("country", "shown"), [("Russia", True), ("Mongolia", False)])
+def test_a_report_named_in_the_question_must_be_the_evidence_s_subject(three_reports, country, shown):
+    lead = "Russia is placed on Tier 2 Watch List."
+    generator = ChoosingGenerator("placed on Tier 2 Watch List", lead)
+    answer = pipeline(three_reports, generator).answer(f"Which tier was {country} placed on?")
+    assert not answer.abstained and "Watch List" in answer.text
+    assert answer.text.startswith(lead[:-1]) is shown
+    assert all(c.supported is shown for c in answer.citations)
 
 
 def test_model_choosing_nothing_abstains_and_lists_related_passages(index):
