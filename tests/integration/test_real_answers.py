@@ -94,3 +94,16 @@ def test_the_same_question_gets_the_same_answer_whatever_was_asked_before(tmp_pa
         (c.quote_start, c.quote_end) for c in fresh.citations
     ]
     assert again.signals["p_none"] == pytest.approx(fresh.signals["p_none"], abs=1e-6)
+
+
+def test_a_question_about_one_report_is_never_answered_supported_from_another(tmp_path):
+    """Mongolia's opening gives no tier; Russia's does. A Russian sentence must not answer for Mongolia."""
+    from rag.settings import DEFAULT_CORPUS
+    from tests.fakes import REPORTS
+
+    settings = Settings(index_dir=tmp_path / "index", corpus=[DEFAULT_CORPUS, REPORTS])
+    several = factory.make_pipeline(settings, say=lambda _m: None)
+    choosing = replace(several, config=replace(several.config, abstain=AbstainModel(threshold=1.0)))
+    answer = choosing.answer("Which tier was Mongolia placed on?")
+    assert answer.abstained or answer.citations
+    assert all("mongolia" in c.doc_id for c in answer.citations if c.supported), answer
