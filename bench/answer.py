@@ -3,7 +3,7 @@
     python -m bench.answer --out docs/bench/answer.json
 
 Questions: the answerable ones of eval/data/dev.jsonl, with their history. Pass 1 answers each
-through `make_pipeline(settings).stream()` while recording the messages the generator receives.
+through `build(settings).pipeline.stream()` while recording the messages the generator receives.
 Pass 2 feeds those same messages to the same generator alone. Each pass runs the questions in
 the same order, so both see llama.cpp's prefix cache in the same state (the constant
 instructions cached, the question part read anew).
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.stats import machine, summarize
 from eval.dataset import load_dataset
-from rag.factory import make_generator, make_pipeline
+from app.build import build, make_generator
 from rag.generate import GenerationOptions, Generator, Message
 from rag.settings import Settings
 from rag.types import Answer
@@ -84,7 +84,7 @@ def main() -> None:
         t = time.perf_counter()
         generator = make_generator(settings, say=lambda _m: None)
         recorder = Recorder(generator)
-        pipeline = make_pipeline(settings, say=lambda _m: None, generator=recorder)
+        pipeline = build(settings, say=lambda _m: None, generator=recorder).pipeline
         load_s = time.perf_counter() - t
         warm = items[0]
         pipeline.answer(warm.question, [h.model_dump() for h in warm.history])

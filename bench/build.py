@@ -26,7 +26,7 @@ import numpy as np
 
 from bench.corpus import REPORT, report_sentences, write_reports
 from bench.stats import machine, peak_rss_mb
-from rag.factory import chunking, make_embedder
+from app.build import chunking, make_embedder
 from rag.settings import Settings
 from rag.store import build_index, load_index
 

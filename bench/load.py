@@ -97,17 +97,12 @@ def serve_fake(port: int, seconds: float) -> None:
     """`rag serve` with the real index and embedder and the quoting generator in place of the model."""
     import uvicorn
 
-    from rag import factory
+    from app.build import build
     from rag.settings import Settings
-    from ui.app import create_app
-    from ui.service import AnswerService
 
     settings = Settings(port=port)
-    pipeline = factory.make_pipeline(
-        settings, say=lambda m: print(m, file=sys.stderr), generator=QuotingGenerator(seconds)
-    )
-    app = create_app(AnswerService(pipeline, settings.max_queue, settings.queue_timeout_s), settings)
-    uvicorn.run(app, host=settings.host, port=port, log_level="warning")
+    application = build(settings, say=lambda m: print(m, file=sys.stderr), generator=QuotingGenerator(seconds))
+    uvicorn.run(application.web(), host=settings.host, port=port, log_level="warning")
 
 
 # ---- the run -----------------------------------------------------------------------------------

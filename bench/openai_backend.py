@@ -23,11 +23,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from rag import factory
+from app import build
 from rag.answer import Pipeline
-from rag.generate import Generator, LlamaCppGenerator, NextTokenScorer
+from rag.generate import Generator, NextTokenScorer
 from rag.generate_openai import ServerConfig, connect
-from rag.settings import Settings
+from rag.settings import Backend, Settings
 
 DEV = Path(__file__).parents[1] / "eval" / "data" / "dev.jsonl"
 
@@ -72,9 +72,9 @@ def main() -> None:
 
     settings = Settings(**({"index_dir": args.index_dir} if args.index_dir else {}))
     threads = settings.generator_threads or os.cpu_count() or 2
-    model = factory.generator_path(settings)
-    local = LlamaCppGenerator(model, n_ctx=settings.context_tokens, n_threads=threads)
-    base = factory.make_pipeline(settings, say=lambda _m: None, generator=local)
+    settings = settings.model_copy(update={"generator_threads": threads, "generator_backend": Backend.LLAMA_CPP})
+    model = build.generator_path(settings)
+    base = build.build(settings, say=lambda _m: None).pipeline
     log = Path(os.environ.get("TMPDIR", "/tmp")) / "report-rag-llama-server.log"
     process, url = start_server(model, threads, settings.context_tokens, log)
     try:

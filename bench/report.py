@@ -48,7 +48,7 @@ def answer_section(data: dict) -> str:
         return "## Answer latency\n\nNo question reached generation.\n"
     rows = []
     for side, label in (
-        ("pipeline", "whole pipeline (`make_pipeline().stream()`)"),
+        ("pipeline", "whole pipeline (`build().pipeline.stream()`)"),
         ("bare", "bare model, same messages"),
     ):
         d = s[side]

@@ -25,7 +25,7 @@ from bench.corpus import COUNTRIES, memory_corpus, report_sentences, synthetic_v
 from bench.stats import machine, peak_rss_mb, summarize
 from embeddings.index import DenseIndex, top_k
 from eval.dataset import load_dataset
-from rag.factory import make_embedder
+from app.build import make_embedder
 from rag.lexical import LexicalIndex
 from rag.retrieve import Retriever
 from rag.settings import RetrievalMode, Settings

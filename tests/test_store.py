@@ -114,22 +114,22 @@ def test_rebuild_replaces_old_builds(tmp_path, embedder, corpus):
 
 
 def test_index_command_adds_paths_and_keeps_earlier_inputs(tmp_path, corpus):
-    from rag import factory
+    from app import build
     from rag.settings import Settings
 
     settings = Settings(index_dir=tmp_path / "idx", corpus=(corpus,))
     fake = HashEmbedder()
-    first = factory.index_documents(settings, fake, say=lambda _m: None).index
+    first = build.index_documents(settings, fake, say=lambda _m: None).index
     assert len(first.documents) == 2
     extra = tmp_path / "extra"
     write(extra, "more.txt", "Another report about labor.")
-    added = factory.index_documents(settings, fake, [extra], say=lambda _m: None)
+    added = build.index_documents(settings, fake, [extra], say=lambda _m: None)
     assert len(added.index.documents) == 3 and added.embedded == 1
-    again = factory.index_documents(settings, fake, say=lambda _m: None)
+    again = build.index_documents(settings, fake, say=lambda _m: None)
     assert len(again.index.documents) == 3 and again.embedded == 0
-    rebuilt = factory.index_documents(settings, fake, reembed=True, say=lambda _m: None)
+    rebuilt = build.index_documents(settings, fake, reembed=True, say=lambda _m: None)
     assert rebuilt.embedded == len(rebuilt.index.chunks)
-    only = factory.index_documents(settings, fake, [extra], replace=True, say=lambda _m: None)
+    only = build.index_documents(settings, fake, [extra], replace=True, say=lambda _m: None)
     assert len(only.index.documents) == 1
 
 

@@ -220,17 +220,3 @@ def create_app(service: AnswerService, settings: Settings) -> Any:
         max_file_size=UPLOAD_LIMIT,
         theme=gr.themes.Default(primary_hue="blue", secondary_hue="slate"),
     )
-
-
-def serve(settings: Settings) -> None:
-    """Load the models and index once, then serve until interrupted."""
-    import sys
-
-    import uvicorn
-
-    from rag import factory
-
-    pipeline = factory.make_pipeline(settings, say=lambda m: print(m, file=sys.stderr))
-    app = create_app(AnswerService(pipeline, settings.max_queue, settings.queue_timeout_s), settings)
-    print(f"report-rag is serving on http://{settings.host}:{settings.port}", file=sys.stderr)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

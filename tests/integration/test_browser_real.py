@@ -6,7 +6,7 @@ Set REPORT_RAG_SCREENSHOTS=docs to refresh the screenshots shown in the README.
 import pytest
 from playwright.sync_api import expect
 
-from rag import factory
+from app import build
 from rag.settings import Settings
 from tests.browser.support import chromium, running, screenshot_dir, static_site
 from tests.fakes import REPORT_PATH
@@ -38,7 +38,7 @@ sent abroad under government contracts.</p>
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    pipeline = factory.make_pipeline(Settings(index_dir=tmp_path_factory.mktemp("index")), say=lambda _m: None)
+    pipeline = build.build(Settings(index_dir=tmp_path_factory.mktemp("index")), say=lambda _m: None).pipeline
     with running(create_app(AnswerService(pipeline), Settings())) as url:
         yield url
 

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from rag import factory
+from app import build
 from rag.settings import Settings
 from tests.fakes import REPORT_PATH, write
 
@@ -37,7 +37,7 @@ def pipeline(tmp_path_factory):
     write(corpus, "visitor-notes.txt", PLANTED)
     write(corpus, "camp-notes.txt", TARGETED)
     settings = Settings(index_dir=tmp_path_factory.mktemp("index"), corpus=(corpus,))
-    return factory.make_pipeline(settings, say=lambda _m: None)
+    return build.build(settings, say=lambda _m: None).pipeline
 
 
 def report_doc_id(pipeline) -> str:

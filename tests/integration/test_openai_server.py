@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import factory
+from app import build
 from rag.generate import GenerationOptions, LlamaCppGenerator
 from rag.generate_openai import PROBE, OpenAIScoringGenerator
 from rag.prompt import NONE
@@ -35,7 +35,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def model_path() -> Path:
-    return factory.generator_path(Settings(), say=lambda _m: None)
+    return build.generator_path(Settings(), say=lambda _m: None)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def settings(server_url, tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="module")
 def pipeline(settings):
-    return factory.make_pipeline(settings, say=lambda _m: None)
+    return build.build(settings, say=lambda _m: None).pipeline
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:

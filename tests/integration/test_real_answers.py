@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from rag import factory
+from app import build
 from rag.abstain import AbstainModel
 from rag.settings import Settings
 from tests.fakes import REPORT_PATH
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     settings = Settings(index_dir=tmp_path_factory.mktemp("index"))
-    return factory.make_pipeline(settings, say=lambda _m: None)
+    return build.build(settings, say=lambda _m: None).pipeline
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,7 @@ def test_streaming_shows_the_evidence_before_the_answer(pipeline):
 def test_the_same_question_gets_the_same_answer_whatever_was_asked_before(tmp_path):
     """llama.cpp reuses only the constant prefix's saved state, so earlier questions leave no trace."""
     settings = Settings(index_dir=tmp_path / "index")
-    first = factory.make_pipeline(settings, say=lambda _m: None)
+    first = build.build(settings, say=lambda _m: None).pipeline
     question = "Which office of the State Department wrote the report?"
     fresh = first.answer(question)
     for other in (
@@ -102,7 +102,7 @@ def test_a_question_about_one_report_is_never_answered_supported_from_another(tm
     from tests.fakes import REPORTS
 
     settings = Settings(index_dir=tmp_path / "index", corpus=[DEFAULT_CORPUS, REPORTS])
-    several = factory.make_pipeline(settings, say=lambda _m: None)
+    several = build.build(settings, say=lambda _m: None).pipeline
     choosing = replace(several, config=replace(several.config, abstain=AbstainModel(threshold=1.0)))
     answer = choosing.answer("Which tier was Mongolia placed on?")
     assert answer.abstained or answer.citations

@@ -1,10 +1,16 @@
-"""Builds the real models and the index from Settings; only entry points call this."""
+"""Everything the product is made of, built from Settings in one place.
+
+`rag serve`, `rag ask`, `rag search`, the evaluation harness, the benchmarks and the tests (with
+fakes injected for the embedder and the generator) all get their parts from `build`; nothing else
+constructs a Pipeline.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from embeddings.encoder import Embedder, load_embedder
 from rag.abstain import AbstainModel
@@ -69,16 +75,7 @@ def index_documents(
         inputs = earlier
     else:
         inputs = list(settings.corpus)
-    return build_index(
-        settings.index_dir,
-        inputs,
-        embedder,
-        chunking(settings),
-        settings.exact_search_max_chunks,
-        None if reembed else previous,
-        say,
-        ingest_limits(settings),
-    )
+    return _build(settings, inputs, embedder, None if reembed else previous, say)
 
 
 def open_index(settings: Settings, embedder: Embedder, say: Say = print) -> CorpusIndex:
@@ -87,37 +84,36 @@ def open_index(settings: Settings, embedder: Embedder, say: Say = print) -> Corp
         index = load_index(settings.index_dir, mmap=False)
     except IndexMissing:
         say(f"no index in {settings.index_dir} yet: building it from {', '.join(map(str, settings.corpus))}")
-        return build_index(
-            settings.index_dir,
-            settings.corpus,
-            embedder,
-            chunking(settings),
-            settings.exact_search_max_chunks,
-            None,
-            say,
-            ingest_limits(settings),
-        ).index
+        return _build(settings, settings.corpus, embedder, None, say).index
     reason = stale_reason(index, embedder.name, chunking(settings), index.inputs)
     if reason is None:
         return index
     say(f"the index in {settings.index_dir} is stale ({reason}): rebuilding")
+    return _build(settings, index.inputs, embedder, index, say).index
+
+
+def _build(
+    settings: Settings, inputs: Sequence[Path], embedder: Embedder, previous: CorpusIndex | None, say: Say
+) -> BuildReport:
     return build_index(
         settings.index_dir,
-        index.inputs,
+        inputs,
         embedder,
         chunking(settings),
-        settings.exact_search_max_chunks,
-        index,
-        say,
-        ingest_limits(settings),
-    ).index
+        exact_max=settings.exact_search_max_chunks,
+        previous=previous,
+        on_progress=say,
+        limits=ingest_limits(settings),
+    )
 
 
-def make_retriever(settings: Settings, say: Say = print) -> Retriever:
-    embedder = make_embedder(settings)
-    index = open_index(settings, embedder, say)
+def make_retriever(
+    settings: Settings, say: Say = print, embedder: Embedder | None = None, index: CorpusIndex | None = None
+) -> Retriever:
+    """The retriever over the persisted index (opened, built or rebuilt as needed), or over `index`."""
+    embedder = embedder or make_embedder(settings)
     return Retriever(
-        index=index,
+        index=index or open_index(settings, embedder, say),
         embedder=embedder,
         mode=settings.retrieval_mode,
         fusion=settings.fusion,
@@ -168,11 +164,47 @@ def server_config(settings: Settings) -> ServerConfig:
     )
 
 
-def make_pipeline(settings: Settings, say: Say = print, generator: Generator | None = None) -> Pipeline:
-    """Retriever, generator and corpus statistics, loaded once."""
-    retriever = make_retriever(settings, say)
+@dataclass(frozen=True)
+class Application:
+    """The built product: its settings, retriever, generator and answer pipeline."""
+
+    settings: Settings
+    pipeline: Pipeline
+
+    @property
+    def retriever(self) -> Retriever:
+        return self.pipeline.retriever
+
+    @property
+    def generator(self) -> Generator:
+        return self.pipeline.generator
+
+    def service(self) -> Any:
+        """The answer service the web app asks through (one answer at a time, a bounded line)."""
+        from ui.service import AnswerService
+
+        return AnswerService(self.pipeline, self.settings.max_queue, self.settings.queue_timeout_s)
+
+    def web(self, service: Any = None) -> Any:
+        """The web app: JSON API, widget script and the Gradio chat."""
+        from ui.app import create_app
+
+        return create_app(service or self.service(), self.settings)
+
+
+def build(
+    settings: Settings,
+    say: Say = print,
+    *,
+    embedder: Embedder | None = None,
+    generator: Generator | None = None,
+    index: CorpusIndex | None = None,
+) -> Application:
+    """The whole product from `settings`; any part given is used instead of loading the real one."""
+    embedder = embedder or make_embedder(settings)
+    retriever = make_retriever(settings, say, embedder=embedder, index=index)
     generator = generator or make_generator(settings, say)
-    return Pipeline(
+    pipeline = Pipeline(
         retriever=retriever,
         generator=generator,
         scorer=generator if isinstance(generator, NextTokenScorer) else None,
@@ -188,6 +220,7 @@ def make_pipeline(settings: Settings, say: Say = print, generator: Generator | N
             abstain=abstain_model(settings),
         ),
     )
+    return Application(settings, pipeline)
 
 
 def abstain_model(settings: Settings) -> AbstainModel:
