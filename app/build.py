@@ -14,7 +14,7 @@ from typing import Any
 
 from embeddings.encoder import Embedder, load_embedder
 from rag.abstain import AbstainModel
-from rag.answer import AnswerConfig, Pipeline
+from rag.answer import Pipeline
 from rag.context import idf_table
 from rag.generate import Generator, LlamaCppGenerator, NextTokenScorer, TransformersGenerator
 from rag.generate_openai import ServerConfig, connect
@@ -112,13 +112,14 @@ def make_retriever(
 ) -> Retriever:
     """The retriever over the persisted index (opened, built or rebuilt as needed), or over `index`."""
     embedder = embedder or make_embedder(settings)
+    group = settings.retrieval
     return Retriever(
         index=index or open_index(settings, embedder, say),
         embedder=embedder,
-        mode=settings.retrieval_mode,
-        fusion=settings.fusion,
-        rrf_k=settings.rrf_k,
-        dense_weight=settings.dense_weight,
+        mode=group.mode,
+        fusion=group.fusion,
+        rrf_k=group.rrf_k,
+        dense_weight=group.dense_weight,
     )
 
 
@@ -210,15 +211,8 @@ def build(
         scorer=generator if isinstance(generator, NextTokenScorer) else None,
         idf=idf_table(idf_sample([c.text for c in retriever.index.chunks])),
         aliases=read_aliases(retriever.index.documents.values()),
-        config=AnswerConfig(
-            top_k=settings.top_k,
-            context_passages=settings.context_passages,
-            candidates=settings.context_sentences,
-            best_last=settings.best_last,
-            max_tokens=settings.max_answer_tokens,
-            max_question_chars=settings.max_question_chars,
-            abstain=abstain_model(settings),
-        ),
+        config=settings.answer,
+        abstain=abstain_model(settings),
     )
     return Application(settings, pipeline)
 

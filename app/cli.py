@@ -117,9 +117,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
             raise UsageError(f"{path} does not exist; give files or folders of .txt .md .html .pdf reports")
     settings = settings_from(args)
     embedder = build.make_embedder(settings)
-    report = build.index_documents(
-        settings, embedder, args.paths, replace=args.replace, reembed=args.rebuild, say=say
-    )
+    report = build.index_documents(settings, embedder, args.paths, replace=args.replace, reembed=args.rebuild, say=say)
     idx = report.index
     print(
         f"indexed {len(idx.documents)} document(s), {len(idx.chunks)} chunks "

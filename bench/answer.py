@@ -20,9 +20,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from app.build import build, make_generator
 from bench.stats import machine, summarize
 from eval.dataset import load_dataset
-from app.build import build, make_generator
 from rag.generate import GenerationOptions, Generator, Message
 from rag.settings import Settings
 from rag.types import Answer

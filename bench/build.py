@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from app.build import chunking, make_embedder
 from bench.corpus import REPORT, report_sentences, write_reports
 from bench.stats import machine, peak_rss_mb
-from app.build import chunking, make_embedder
 from rag.settings import Settings
 from rag.store import build_index, load_index
 

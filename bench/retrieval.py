@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from app.build import make_embedder
 from bench.corpus import COUNTRIES, memory_corpus, report_sentences, synthetic_vectors
 from bench.stats import machine, peak_rss_mb, summarize
 from embeddings.index import DenseIndex, top_k
 from eval.dataset import load_dataset
-from app.build import make_embedder
 from rag.lexical import LexicalIndex
 from rag.retrieve import Retriever
 from rag.settings import RetrievalMode, Settings

@@ -23,6 +23,7 @@ from rag.conversation import asked_in_context, last_user_turn, retrieval_query
 from rag.generate import GenerationOptions, Generator, NextTokenScorer
 from rag.prompt import NONE, build_messages, evidence_grammar, parse_reply
 from rag.retrieve import Retriever
+from rag.settings import AnswerSettings
 from rag.types import Answer, Citation
 from rag.verify import (
     Aliases,
@@ -44,24 +45,15 @@ class QuestionError(ValueError):
 
 
 @dataclass(frozen=True)
-class AnswerConfig:
-    top_k: int = 10  # passages retrieved and listed
-    context_passages: int = 5  # of those, how many offer candidate sentences
-    candidates: int = 4  # sentences offered to the model to choose from
-    max_tokens: int = 72  # the chosen numbers and the lead
-    max_question_chars: int = 2000
-    best_last: bool = True  # candidates listed worst first, so the best stands next to the question
-    abstain: AbstainModel = field(default_factory=AbstainModel)
-
-
-@dataclass(frozen=True)
 class Pipeline:
     """Everything needed to answer: a retriever, a generator and the corpus statistics."""
 
     retriever: Retriever
     generator: Generator
     idf: Mapping[str, float]
-    config: AnswerConfig = field(default_factory=AnswerConfig)
+    config: AnswerSettings
+    # The fitted abstention model; the default never abstains on the signals.
+    abstain: AbstainModel = field(default_factory=AbstainModel)
     # Reads the model's probability of replying NONE before it writes anything.
     scorer: NextTokenScorer | None = None
     aliases: Aliases | None = None
@@ -84,7 +76,7 @@ class Pipeline:
             documents,
             self.retriever.embedder,
             self.idf,
-            self.config.candidates,
+            self.config.context_sentences,
             query=query,
         )
         timings: dict[str, float] = {"retrieve_s": round(time.perf_counter() - started, 4)}
@@ -107,7 +99,7 @@ class Pipeline:
             total = none + sum(each)
             if total > 0:
                 p_none, p_top = none / total, max(each) / total
-        options = GenerationOptions(max_tokens=self.config.max_tokens, grammar=evidence_grammar(len(items)))
+        options = GenerationOptions(max_tokens=self.config.max_answer_tokens, grammar=evidence_grammar(len(items)))
         reply_text = ""
         shown = False
         pieces = 0
@@ -193,9 +185,9 @@ class Pipeline:
             yes_no=asks_yes_no(question),
             on_question=relevant.supported,
         )
-        p_wrong = self.config.abstain.wrong_probability(signals)
+        p_wrong = self.abstain.wrong_probability(signals)
         values = {**signals.as_dict(), "p_wrong": round(p_wrong, 4)}
-        if p_wrong >= self.config.abstain.threshold:
+        if p_wrong >= self.abstain.threshold:
             reason = f"the chosen evidence is unlikely to answer (p={p_wrong:.2f})"
             return _abstain(question, hits, timings, started, reason, reply_text, values)
         text = compose(shown, tuple(range(1, len(citations) + 1)) if shown else (), citations)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -115,6 +116,43 @@ class Settings(BaseSettings):
     # and frame the chat; the server's own origin is always allowed. Comma-separated in RAG_ALLOWED_ORIGINS.
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ("http://localhost:*", "http://127.0.0.1:*")
 
+    @property
+    def retrieval(self) -> RetrievalSettings:
+        return RetrievalSettings(
+            self.retrieval_mode, self.top_k, self.fusion, self.rrf_k, self.dense_weight, self.exact_search_max_chunks
+        )
+
+    @property
+    def answer(self) -> AnswerSettings:
+        return AnswerSettings(
+            self.top_k,
+            self.context_passages,
+            self.context_sentences,
+            self.best_last,
+            self.max_answer_tokens,
+            self.max_question_chars,
+            self.abstain_model,
+            self.abstain_threshold,
+        )
+
+    @property
+    def generator(self) -> GeneratorSettings:
+        return GeneratorSettings(
+            self.generator_model, self.generator_backend, self.generator_threads, self.context_tokens
+        )
+
+    @property
+    def server(self) -> ServerSettings:
+        return ServerSettings(
+            self.host,
+            self.port,
+            self.max_queue,
+            self.queue_timeout_s,
+            self.rate_limit,
+            self.allowed_origins,
+            self.max_question_chars,
+        )
+
     @field_validator("rate_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
@@ -133,3 +171,47 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(o.strip().rstrip("/") for o in value.replace(" ", ",").split(",") if o.strip())
         return value
+
+
+# --- groups: what each stage reads, as views of the one Settings (defaults live only above) --------
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    mode: RetrievalMode
+    top_k: int
+    fusion: Fusion
+    rrf_k: int
+    dense_weight: float
+    exact_search_max_chunks: int
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    top_k: int  # passages retrieved and listed
+    context_passages: int  # of those, how many offer candidate sentences
+    context_sentences: int  # sentences offered to the model to choose from
+    best_last: bool  # candidates listed worst first, so the best stands next to the question
+    max_answer_tokens: int  # the chosen numbers and the lead
+    max_question_chars: int
+    abstain_model: Path
+    abstain_threshold: float | None
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    model: str
+    backend: Backend
+    threads: int
+    context_tokens: int
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str
+    port: int
+    max_queue: int
+    queue_timeout_s: float
+    rate_limit: str
+    allowed_origins: tuple[str, ...]
+    max_question_chars: int

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.settings import DEFAULT_CORPUS
+from rag.settings import DEFAULT_CORPUS, Settings
 
 REPORT_PATH = DEFAULT_CORPUS / "tip-2007-north-korea.txt"
 # Openings of other countries' narratives of the same report, kept for the multi-report question set.
@@ -144,3 +144,43 @@ def install_part_packages(site: Path, prefix: str, pieces: Sequence[bytes]) -> N
 def forget_part_packages(prefix: str, count: int) -> None:
     for n in range(1, count + 1):
         sys.modules.pop(f"{prefix}{n}", None)
+
+
+# --- pipelines made of fakes, built the way the product builds its own (app.build) ----------------
+
+PRISON_QUESTION = "What work are prison camp inmates forced to do?"
+PRISON_REPLY = "Inmates do logging, mining, and tending crops."
+# A second report whose title and text try to run script; the page must show them as text.
+EVIL_TITLE = 'Evil <img src=x onerror="window.__pwned = 1"> report'
+EVIL_TEXT = f"{EVIL_TITLE}\n\nIt says <script>window.__pwned = 2</script> about tunnels and <b>bold</b> claims."
+
+
+def test_settings(index_dir: Path, **values) -> Settings:
+    """Settings for a test: its own index folder; abstention on the fitted signals off unless given."""
+    return Settings(**{"index_dir": index_dir, "abstain_threshold": 1.0, **values})
+
+
+test_settings.__test__ = False  # a helper, not a test
+
+
+def pipeline_over(index, generator, embedder=None, **values):
+    """The pipeline over an index already built, with a fake generator (a str is a scripted reply)."""
+    from app.build import build
+
+    if isinstance(generator, str):
+        generator = ScriptedGenerator(generator)
+    settings = test_settings(index.path, **values)
+    return build(
+        settings, say=lambda _m: None, embedder=embedder or HashEmbedder(), generator=generator, index=index
+    ).pipeline
+
+
+def fake_pipeline(folder: Path, *replies: str):
+    """The shipped report plus an adversarial one, a hashed embedder and a scripted (or choosing) generator."""
+    from app.build import build
+
+    docs = folder / "docs"
+    write(docs, "evil.txt", EVIL_TEXT)
+    generator = ScriptedGenerator(*replies) if replies else ChoosingGenerator("logging, mining", PRISON_REPLY)
+    settings = test_settings(folder / "idx", corpus=(docs, REPORT_PATH))
+    return build(settings, say=lambda _m: None, embedder=HashEmbedder(), generator=generator).pipeline

@@ -1,14 +1,22 @@
+from dataclasses import replace
+
 import pytest
 
 from rag.abstain import AbstainModel
-from rag.answer import ABSTAIN_TEXT, QUOTE_INTRO, AnswerConfig, Pipeline, QuestionError
-from rag.context import idf_table, select_context
+from rag.answer import ABSTAIN_TEXT, QUOTE_INTRO, Pipeline, QuestionError
+from rag.context import select_context
 from rag.prompt import NONE
-from rag.retrieve import Retriever
+from rag.settings import Settings
 from rag.store import ChunkingConfig, build_index
 from rag.types import Answer
-from rag.verify import read_aliases
-from tests.fakes import REPORT_PATH, REPORTS, ChoosingGenerator, HashEmbedder, ScriptedGenerator, source_number
+from tests.fakes import (
+    REPORT_PATH,
+    REPORTS,
+    ChoosingGenerator,
+    HashEmbedder,
+    pipeline_over,
+    source_number,
+)
 
 NEVER = AbstainModel(threshold=1.0)  # abstention on the calibrated signals off: the checks under test decide
 
@@ -19,15 +27,7 @@ def index(tmp_path_factory):
 
 
 def pipeline(index, generator, abstain: AbstainModel = NEVER) -> Pipeline:
-    if isinstance(generator, str):
-        generator = ScriptedGenerator(generator)
-    return Pipeline(
-        Retriever(index, HashEmbedder()),
-        generator,
-        idf_table([c.text for c in index.chunks]),
-        AnswerConfig(abstain=abstain),
-        aliases=read_aliases(index.documents.values()),
-    )
+    return replace(pipeline_over(index, generator), abstain=abstain)
 
 
 PRISON = "What work are prison camp inmates forced to do?"
@@ -38,7 +38,7 @@ def test_prompt_numbers_the_candidates_and_ends_with_the_question(index):
     p.answer(PRISON)
     prompt = p.generator.last_user_message
     assert source_number(prompt, "logging, mining, and tending crops") > 0
-    assert sum(1 for line in prompt.splitlines() if line.startswith("[")) == AnswerConfig().candidates
+    assert sum(1 for line in prompt.splitlines() if line.startswith("[")) == Settings().context_sentences
     assert prompt.rstrip().endswith(f"Question: {PRISON}")
     assert p.generator.prompts[-1][0]["role"] == "system"
     grammar = p.generator.options[-1].grammar
@@ -228,5 +228,5 @@ def test_the_best_candidate_stands_last_next_to_the_question(index):
     p.answer(PRISON)
     listed = [line.split("] ", 1)[1] for line in p.generator.last_user_message.splitlines() if line.startswith("[")]
     hits = p.retriever.search(PRISON, p.config.top_k)
-    ranked = select_context(PRISON, hits[:5], index.documents, p.retriever.embedder, p.idf, p.config.candidates)
+    ranked = select_context(PRISON, hits[:5], index.documents, p.retriever.embedder, p.idf, p.config.context_sentences)
     assert listed == [" ".join(it.text.split()) for it in reversed(ranked.items)]

@@ -7,8 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.settings import Settings
-from tests.browser.support import PRISON_QUESTION, fake_pipeline, running
-from tests.fakes import REPORT_PATH, HeldGenerator, source_number, wait_until
+from tests.browser.support import running
+from tests.fakes import PRISON_QUESTION, REPORT_PATH, HeldGenerator, fake_pipeline, source_number, wait_until
 from ui.app import create_app
 from ui.service import AnswerService
 
@@ -374,7 +374,8 @@ def test_server_binds_to_localhost_unless_told(monkeypatch, tmp_path):
     from app import build, cli
 
     assert Settings().host == "127.0.0.1"
-    monkeypatch.setattr(build, "build", lambda settings, say: build.Application(settings, fake_pipeline(tmp_path)))
+    pipeline = fake_pipeline(tmp_path)
+    monkeypatch.setattr(build, "build", lambda settings, say: build.Application(settings, pipeline))
     bound: list[tuple[str, int]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: bound.append((host, port)))
     cli.main(["serve", "--port", "7999"])

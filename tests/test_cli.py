@@ -1,11 +1,11 @@
 """The command line's handling of bad input: exit 2, one line, no traceback."""
 
 import json
-from types import SimpleNamespace
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 

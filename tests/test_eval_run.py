@@ -6,12 +6,9 @@ from eval.dataset import DatasetError, load_dataset
 from eval.judge import JudgePair, LexicalJudge, measure
 from eval.report import write_report
 from eval.run import read_predictions, run_questions, score_run, write_predictions
-from rag.answer import Pipeline
-from rag.context import idf_table
 from rag.prompt import NONE
-from rag.retrieve import Retriever
 from rag.store import ChunkingConfig, build_index
-from tests.fakes import REPORT_PATH, HashEmbedder, ScriptedGenerator, write
+from tests.fakes import REPORT_PATH, HashEmbedder, ScriptedGenerator, pipeline_over, write
 
 ROWS = [
     {
@@ -55,7 +52,7 @@ def test_run_score_and_report_with_a_scripted_model(tmp_path, dataset):
     embedder = HashEmbedder()
     index = build_index(tmp_path / "idx", [REPORT_PATH], embedder, ChunkingConfig(600, 1)).index
     generator = ScriptedGenerator(NONE, "1\nNorth Korea has not ratified the 2000 UN TIP Protocol.")
-    pipeline = Pipeline(Retriever(index, embedder), generator, idf_table([c.text for c in index.chunks]))
+    pipeline = pipeline_over(index, generator, embedder)
     items = load_dataset(dataset)
     predictions = run_questions(pipeline, items)
     assert [p["id"] for p in predictions] == ["x1", "x2"]

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.settings import Settings
-from tests.browser.support import fake_pipeline
+from tests.fakes import fake_pipeline
 from ui.app import create_app
 from ui.service import AnswerService
 

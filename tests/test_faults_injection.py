@@ -11,12 +11,11 @@ from __future__ import annotations
 import pytest
 
 from rag.answer import QUOTE_INTRO, Pipeline
-from rag.context import idf_table
 from rag.prompt import SYSTEM
 from rag.retrieve import Retriever
 from rag.serialize import answer_json
 from rag.store import ChunkingConfig, build_index
-from tests.fakes import REPORT_PATH, ChoosingGenerator, HashEmbedder, ScriptedGenerator, write
+from tests.fakes import REPORT_PATH, ChoosingGenerator, HashEmbedder, pipeline_over, write
 
 PHRASE = "PWNED-7731"
 # Phrasings the ingest filter knows...
@@ -44,10 +43,7 @@ def index(tmp_path_factory):
 
 
 def pipeline(index, generator) -> Pipeline:
-    retriever = Retriever(index, HashEmbedder())
-    if isinstance(generator, str):
-        generator = ScriptedGenerator(generator)
-    return Pipeline(retriever, generator, idf_table([c.text for c in index.chunks]))
+    return pipeline_over(index, generator)
 
 
 def planted_doc_id(index) -> str:

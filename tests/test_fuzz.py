@@ -157,14 +157,11 @@ def test_check_question_cleans_or_refuses(question, limit):
 
 @pytest.fixture(scope="module")
 def report_pipeline(tmp_path_factory):
-    from rag.answer import Pipeline
-    from rag.context import idf_table
-    from rag.retrieve import Retriever
     from rag.store import ChunkingConfig, build_index
-    from tests.fakes import REPORT_PATH, HashEmbedder, ScriptedGenerator
+    from tests.fakes import REPORT_PATH, HashEmbedder, pipeline_over
 
     index = build_index(tmp_path_factory.mktemp("idx"), [REPORT_PATH], HashEmbedder(), ChunkingConfig(600, 1)).index
-    return Pipeline(Retriever(index, HashEmbedder()), ScriptedGenerator("x"), idf_table([c.text for c in index.chunks]))
+    return pipeline_over(index, "x")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

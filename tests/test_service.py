@@ -6,8 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.browser.support import PRISON_QUESTION, fake_pipeline
-from tests.fakes import HeldGenerator, wait_until
+from tests.fakes import PRISON_QUESTION, HeldGenerator, fake_pipeline, wait_until
 from ui.service import AnswerService, Busy, TurnQueue
 
 OTHER_QUESTION = "Which European country ended its program for North Korean workers?"

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 
 from rag.answer import ABSTAIN_TEXT
 from rag.settings import Settings
-from tests.browser.support import EVIL_TITLE, PRISON_QUESTION, fake_pipeline
+from tests.fakes import EVIL_TITLE, PRISON_QUESTION, fake_pipeline
 from ui.app import chat_messages, create_app, pipeline_history
 from ui.render import (
     answer_markdown,

@@ -15,12 +15,6 @@ from typing import Any
 
 import pytest
 
-from rag.answer import Pipeline
-from rag.context import idf_table
-from rag.retrieve import Retriever
-from rag.store import ChunkingConfig, build_index
-from tests.fakes import REPORT_PATH, ChoosingGenerator, HashEmbedder, ScriptedGenerator, write
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -30,21 +24,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PRISON_QUESTION = "What work are prison camp inmates forced to do?"
-PRISON_REPLY = "Inmates do logging, mining, and tending crops."
-# A second report whose title and text try to run script; the page must show them as text.
-EVIL_TITLE = 'Evil <img src=x onerror="window.__pwned = 1"> report'
-EVIL_TEXT = f"{EVIL_TITLE}\n\nIt says <script>window.__pwned = 2</script> about tunnels and <b>bold</b> claims."
-
-
-def fake_pipeline(folder: Path, *replies: str) -> Pipeline:
-    """The shipped report plus an adversarial one, a hashed embedder and a scripted generator."""
-    docs = folder / "docs"
-    write(docs, "evil.txt", EVIL_TEXT)
-    embedder = HashEmbedder()
-    index = build_index(folder / "idx", [docs, REPORT_PATH], embedder, ChunkingConfig(600, 1)).index
-    generator = ScriptedGenerator(*replies) if replies else ChoosingGenerator("logging, mining", PRISON_REPLY)
-    return Pipeline(Retriever(index, embedder), generator, idf_table([c.text for c in index.chunks]))
 
 
 def free_port() -> int:

@@ -7,8 +7,8 @@ import httpx
 from playwright.sync_api import expect
 
 from rag.settings import Settings
-from tests.browser.support import PRISON_QUESTION, PRISON_REPLY, chromium, fake_pipeline, running
-from tests.fakes import HeldGenerator
+from tests.browser.support import chromium, running
+from tests.fakes import PRISON_QUESTION, PRISON_REPLY, HeldGenerator, fake_pipeline
 from ui.app import create_app
 from ui.service import AnswerService
 

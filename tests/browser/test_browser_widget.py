@@ -8,16 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from rag.settings import Settings
-from tests.browser.support import (
-    EVIL_TITLE,
-    PRISON_QUESTION,
-    PRISON_REPLY,
-    chromium,
-    fake_pipeline,
-    running,
-    static_site,
-)
-from tests.fakes import source_number
+from tests.browser.support import chromium, running, static_site
+from tests.fakes import EVIL_TITLE, PRISON_QUESTION, PRISON_REPLY, fake_pipeline, source_number
 from ui.app import create_app
 from ui.service import AnswerService
 
