@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from rag.serialize import hit_json
+from rag.text import squash
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 COMMAND_GROUP = "report_rag.commands"
@@ -271,7 +272,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     elif answer.abstained and answer.hits:
         print("\nRelated passages:")
         for h in answer.hits[:3]:
-            text = " ".join(h.chunk.text.split())
+            text = squash(h.chunk.text)
             print(f"- {h.chunk.title}, paragraph {h.chunk.paragraph}: {text[:160]}…")
     return EXIT_OK
 

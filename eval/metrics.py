@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from eval.dataset import EvalItem
 from eval.retrieval import KS, holds, score_passages
 from rag.cite import split_claims
+from rag.text import squash, strip_markers
 
 # judge(claim, passage) -> True when the passage supports the claim
 JudgeFn = Callable[[str, str], bool]
@@ -47,10 +48,10 @@ def normalize_answer(text: str) -> str:
     >>> normalize_answer("The Czech Republic [1].")
     'czech republic'
     """
-    text = re.sub(r"\[\d+(?:,\s*\d+)*\]", " ", text.lower())
+    text = strip_markers(text).lower()
     text = "".join(ch for ch in text if ch not in string.punctuation)
     text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
+    return squash(text)
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from eval.dataset import EvalItem, load_dataset
 from rag.conversation import retrieval_query
+from rag.text import squash
 
 # Where a chunk boundary cuts a quote, the passage still holds it if it
 # contains at least this share of the quote's characters contiguously.
@@ -19,7 +19,7 @@ KS = (1, 3, 5, 10)
 
 def normalize(text: str) -> str:
     """Case and whitespace folded: ' A\\n  b ' -> 'a b'."""
-    return re.sub(r"\s+", " ", text).strip().casefold()
+    return squash(text).casefold()
 
 
 def holds(passage: str, quote: str) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.cite import numbers
+from rag.text import numbers
 from rag.types import Hit
 
 

@@ -18,12 +18,13 @@ from typing import Any
 
 from rag.abstain import AbstainModel, Signals, missing_specifics
 from rag.cite import split_claims
-from rag.context import ContextItem, content_words, select_context
+from rag.context import ContextItem, select_context
 from rag.conversation import asked_in_context, last_user_turn, retrieval_query
 from rag.generate import GenerationOptions, Generator, NextTokenScorer
 from rag.prompt import NONE, build_messages, evidence_grammar, parse_reply
 from rag.retrieve import Retriever
 from rag.settings import AnswerSettings
+from rag.text import content_words
 from rag.types import Answer, Citation
 from rag.verify import (
     Aliases,

@@ -11,14 +11,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.context import STOPWORDS, content_words
-from rag.lexical import fold_initialisms
 from rag.sentences import sentences
+from rag.text import (
+    COMMON_CAPS,
+    MARKER,
+    NEGATION_OR_WITHOUT,
+    content_words,
+    fold_initialisms,
+    names,
+    numbers,
+    strip_markers,
+)
 
-MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
-_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
-_NAME = re.compile(r"\b[A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*")
-_SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)$")
 # Share of a sentence's content words that its source must contain.
 MIN_OVERLAP = 0.5
 
@@ -41,32 +45,9 @@ def split_claims(answer: str) -> list[ClaimSentence]:
     for s, e in sentences(answer):
         part = answer[s:e]
         cited = tuple(int(n) for m in MARKER.finditer(part) for n in m.group(1).split(","))
-        text = re.sub(r"\s+([.!?,;:])", r"\1", MARKER.sub("", part)).strip()
+        text = re.sub(r"\s+([.!?,;:])", r"\1", strip_markers(part)).strip()
         if text or cited:
             out.append(ClaimSentence(text, tuple(dict.fromkeys(cited))))
-    return out
-
-
-def numbers(text: str) -> set[str]:
-    """Numbers written in `text`, without thousands separators: '150,000 in 2007.' -> {'150000', '2007'}."""
-    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
-
-
-def names(text: str) -> set[str]:
-    """Runs of capitalised words; a single capitalised word opening a sentence is not a name.
-
-    >>> sorted(names("The Czech Ministry acted. North Korea agreed. Officials met in January."))
-    ['czech ministry', 'january', 'north korea']
-    """
-    folded = fold_initialisms(text)
-    out = set()
-    for m in _NAME.finditer(folded):
-        words = m.group(0).split()
-        at_start = bool(_SENTENCE_START.search(folded[: m.start()]))
-        while words and words[0].lower() in STOPWORDS:
-            words, at_start = words[1:], False
-        if words and not (at_start and len(words) == 1):
-            out.add(" ".join(words).lower())
     return out
 
 
@@ -77,9 +58,6 @@ class Support:
     missing_numbers: tuple[str, ...]
     missing_names: tuple[str, ...]
     negation_mismatch: bool = False
-
-
-_NEGATION = re.compile(r"\b(?:no|not|never|none|nor|neither|without|cannot|n't)\b|n't\b", re.IGNORECASE)
 
 
 # Words between a negation and what it negates: "not fully comply", "no known laws".
@@ -99,7 +77,7 @@ def _negation_scopes(text: str) -> tuple[set[str], set[str]]:
     """
     predicates: set[str] = set()
     scope: set[str] = set()
-    for m in _NEGATION.finditer(text):
+    for m in NEGATION_OR_WITHOUT.finditer(text):
         after = content_words(text[m.end() : m.end() + 80])
         # Looking back stops at a clause boundary: "complies, and is not" negates nothing before it.
         before_text = _CLAUSE.split(text[max(0, m.start() - 60) : m.start()])[-1]
@@ -144,7 +122,7 @@ def check_support(
         sorted(
             n
             for n in names(claim)
-            if not _name_found(n, src_lower) and n not in _COMMON_CAPS and not any(n.startswith(k) for k in known_names)
+            if not _name_found(n, src_lower) and n not in COMMON_CAPS and not any(n.startswith(k) for k in known_names)
         )
     )
     words = set(content_words(claim))
@@ -172,7 +150,3 @@ def _name_found(name: str, source_lower: str) -> bool:
     if len(words) < 2 or not re.search(rf"\b{re.escape(words[0])}\b", source_lower):
         return False
     return sum(1 for w in words if re.search(rf"\b{re.escape(w)}\b", source_lower)) * 2 >= len(words)
-
-
-# Capitalised words that are not names of anything a source must mention.
-_COMMON_CAPS = frozenset({"yes", "no", "the", "according", "however", "i"})

@@ -2,47 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from embeddings.encoder import Embedder
-from rag.lexical import fold_initialisms
 from rag.sentences import sentences
+from rag.text import content_words
 from rag.types import Chunk, Document, Hit
-
-_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
-STOPWORDS = frozenset(
-    """
-    a an the and or but if of in on at to for from by with about as into over under than then there
-    is are was were be been being do does did done has have had having it its this that these those
-    what which who whom whose when where why how whether any some all each many much more most such
-    not no nor only own same so too very can could should would may might must will shall
-    i me my we our you your he him his she her they them their one ones also report according
-    out up off down yes
-    """.split()
-)
-
-
-def content_words(text: str) -> list[str]:
-    """Stemmed lower-case words minus stopwords, with initialisms folded.
-
-    >>> content_words("Were the D. P. R. K. camps used to convict anyone?")
-    ['dprk', 'camp', 'use', 'convict', 'anyon']
-    """
-    words = [w for w in _WORD.findall(fold_initialisms(text).lower()) if w not in STOPWORDS]
-    return _stemmer().stemWords(words)
-
-
-@functools.cache
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from embeddings.encoder import ModelLoadError
 from rag.generate import GenerationOptions, Message
+from rag.text import squash
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -267,7 +268,7 @@ def explain(err: Exception, config: ServerConfig, model: str) -> GeneratorUnavai
 
 
 def _short(err: Exception) -> str:
-    text = " ".join(str(err).split())
+    text = squash(str(err))
     return text if len(text) <= 300 else text[:297] + "..."
 
 

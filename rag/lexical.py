@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from embeddings.index import allowed_rows, top_k
-
-# "D. P. R. K." and "U.S." are single terms: fold them to "dprk" and "us"
-# so that they match queries that write them either way.
-_INITIALISM = re.compile(r"\b(?:[A-Za-z]\.\s?){2,}")
-
-
-def fold_initialisms(text: str) -> str:
-    """Spaced or dotted initialisms written as one word.
-
-    >>> fold_initialisms("the D. P. R. K. and P. R. C. , the U.S. too")
-    'the DPRK and PRC , the US too'
-    """
-    return _INITIALISM.sub(lambda m: re.sub(r"[.\s]", "", m.group(0)) + " ", text).replace("  ", " ")
-
-
-@functools.cache
-def _stemmer():
-    """One English Snowball stemmer, built on first use (building it per query costs time)."""
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
+from rag.text import fold_initialisms, stemmer
 
 
 class LexicalIndex:
@@ -44,7 +22,7 @@ class LexicalIndex:
         import bm25s
 
         folded = [fold_initialisms(t) for t in texts]
-        return bm25s.tokenize(folded, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+        return bm25s.tokenize(folded, stopwords="en", stemmer=stemmer(), return_ids=False, show_progress=False)
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:

@@ -24,9 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rag.cite import _COMMON_CAPS, names, numbers
-from rag.context import content_words
-from rag.lexical import fold_initialisms
+from rag.text import COMMON_CAPS, NEGATION_OR_WITHOUT, content_words, fold_initialisms, names, negated, numbers
 from rag.types import Document
 
 # Share of a claim's own content words (beyond the question's) that its source must contain.
@@ -203,7 +201,7 @@ def claim_entities(claim: str, aliases: Aliases) -> set[str]:
     >>> sorted(claim_entities("Mongolian women and UN reports.", a))
     ['mongolian', 'un']
     """
-    found = {n for n in names(claim) if n not in _COMMON_CAPS}
+    found = {n for n in names(claim) if n not in COMMON_CAPS}
     found |= {w.lower() for w in re.findall(r"\b[A-Z][a-z]{2,}\b", claim) if w.lower() in aliases.proper}
     found |= {
         m.group(0).lower().rstrip("s") if m.group(0).endswith("s") else m.group(0).lower()
@@ -362,7 +360,6 @@ def spelled_numbers(text: str) -> str:
 # --- yes/no -------------------------------------------------------------------------------------------
 
 _LEAD = re.compile(r"^\s*(yes|no)\s*(?:[,.;:!-]\s*|$)", re.IGNORECASE)
-_NEG = re.compile(r"\b(?:no|not|never|none|nor|neither|cannot)\b|n't\b", re.I)
 
 
 def yes_no_lead(claim: str) -> tuple[str, str]:
@@ -390,14 +387,9 @@ def asks_yes_no(question: str) -> bool:
     return bool(_YES_NO_QUESTION.match(question))
 
 
-def negated(text: str) -> bool:
-    return bool(_NEG.search(text))
-
-
 # --- the verdict --------------------------------------------------------------------------------------
 
 
-_NEGATION = re.compile(r"\b(?:no|not|never|none|nor|neither|without|cannot)\b|n't\b", re.IGNORECASE)
 _CLAUSE = re.compile(r"[,;:()]|\b(?:and|but|while|although|however|whereas)\b", re.IGNORECASE)
 # Words between a negation and what it negates ("not fully comply", "no known laws").
 _HEDGES = frozenset(
@@ -414,7 +406,7 @@ def _negations(text: str) -> tuple[set[str], set[str]]:
     """
     predicates: set[str] = set()
     scope: set[str] = set()
-    for m in _NEGATION.finditer(text):
+    for m in NEGATION_OR_WITHOUT.finditer(text):
         after = content_words(_CLAUSE.split(text[m.end() : m.end() + 160])[0])[:8]
         before = content_words(_CLAUSE.split(text[max(0, m.start() - 60) : m.start()])[-1])[-3:]
         scope.update(after, before)

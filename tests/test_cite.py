@@ -1,4 +1,5 @@
-from rag.cite import check_support, names, negation_mismatch, numbers, split_claims
+from rag.cite import check_support, negation_mismatch, split_claims
+from rag.text import names, numbers
 
 SOURCE = (
     "The D. P. R. K. 's system of political repression includes forced labor in a network of prison camps, "

@@ -1,6 +1,7 @@
-from rag.context import content_words, idf_table, select_context
+from rag.context import idf_table, select_context
 from rag.retrieve import Retriever
 from rag.store import ChunkingConfig, build_index
+from rag.text import content_words
 from tests.fakes import REPORT_PATH, HashEmbedder
 
 

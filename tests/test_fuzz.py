@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from rag.answer import QuestionError, check_question
 from rag.chunk import chunk_document
-from rag.cite import MARKER, split_claims
+from rag.cite import split_claims
 from rag.ingest import content_spans
 from rag.sentences import paragraphs, sentences
+from rag.text import MARKER
 from rag.types import Document
 from rag.verify import verify
 

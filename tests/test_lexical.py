@@ -1,6 +1,7 @@
 import numpy as np
 
-from rag.lexical import LexicalIndex, fold_initialisms
+from rag.lexical import LexicalIndex
+from rag.text import fold_initialisms
 
 TEXTS = [
     "Prison camps hold political prisoners who do forced labor.",

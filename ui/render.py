@@ -6,9 +6,9 @@ import re
 from collections.abc import Sequence
 from html import escape
 
+from rag.text import MARKER
 from rag.types import Answer, Citation, Document, Hit
 
-_MARKER = re.compile(r"\[(\d+)\]")
 # Characters that Markdown would read as formatting or that the chat's HTML pass would read as tags.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>])")
 
@@ -44,12 +44,13 @@ def answer_markdown(answer: Answer, turn: int) -> str:
     known = {c.n for c in answer.citations}
     parts = []
     last = 0
-    for m in _MARKER.finditer(answer.text):
-        n = int(m.group(1))
-        if n not in known:
+    for m in MARKER.finditer(answer.text):
+        numbers = [int(n) for n in m.group(1).split(",")]
+        if not all(n in known for n in numbers):
             continue
-        parts.append(plain_markdown(answer.text[last : m.start()]))
-        parts.append(f"[\\[{n}\\]](#rr-src-{turn}-{n})")
+        space = m.group(0)[: len(m.group(0)) - len(m.group(0).lstrip())]
+        parts.append(plain_markdown(answer.text[last : m.start()]) + space)
+        parts.append(" ".join(f"[\\[{n}\\]](#rr-src-{turn}-{n})" for n in numbers))
         last = m.end()
     parts.append(plain_markdown(answer.text[last:]))
     return "".join(parts)
