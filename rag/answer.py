@@ -17,25 +17,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rag.abstain import AbstainModel, Signals, missing_specifics
-from rag.cite import split_claims
 from rag.context import ContextItem, select_context
 from rag.conversation import asked_in_context, last_user_turn, retrieval_query
 from rag.generate import GenerationOptions, Generator, NextTokenScorer
 from rag.prompt import NONE, build_messages, evidence_grammar, parse_reply
 from rag.retrieve import Retriever
 from rag.settings import AnswerSettings
-from rag.text import content_words
-from rag.types import Answer, Citation
-from rag.verify import (
-    Aliases,
-    about_question,
-    answers_question,
-    asks_yes_no,
-    read_aliases,
-    verify,
-    verify_bare,
-    yes_no_lead,
-)
+from rag.types import AbstainReason, Answer, Citation
+from rag.verify import Aliases, asks_yes_no, check_reply, read_aliases
 
 ABSTAIN_TEXT = "The report does not answer this question."
 QUOTE_INTRO = "The report says:"
@@ -84,8 +73,8 @@ class Pipeline:
         missing = missing_specifics(question, hits)
         if not context.items or missing:
             yield ABSTAIN_TEXT
-            reason = f"no passage mentions {', '.join(missing)}" if missing else "no passage matched"
-            yield _abstain(question, hits, timings, started, reason)
+            reason = AbstainReason.NOT_MENTIONED if missing else AbstainReason.NO_PASSAGE
+            yield _abstain(question, hits, timings, started, reason, detail=", ".join(missing))
             return
         # The best match goes last, next to the question: the 1.5B model leans to the sentence it read
         # last, and that way its lean and the retrieval's ranking agree.
@@ -153,80 +142,38 @@ class Pipeline:
         """
         reply = parse_reply(reply_text, len(items))
         if not reply.chosen:
-            return _abstain(question, hits, timings, started, "the model chose no sentence", reply_text)
+            return _abstain(question, hits, timings, started, AbstainReason.NO_EVIDENCE, reply_text)
         chosen = [items[n - 1] for n in reply.chosen]
-        aliases = self.known_aliases
-        # The lead is checked against every candidate, the chosen ones first: a small model often
-        # writes the right sentence while naming the wrong number.
-        ordered = chosen + [it for it in items if it not in chosen]
-        lead, supporting = self.checked_lead(question, reply.lead, ordered, aliases)
-        evidence = supporting or [closest(reply.lead, ordered) or chosen[0]]
-        # A true lead whose sentences are about something else than the question is not an answer;
-        # for a follow-up ("why are they leaving?") the previous question says what "they" are.
-        subject = frozenset().union(*(aliases.subjects.get(it.chunk.doc_id, frozenset()) for it in evidence))
-        relevant = answers_question(asked or question, " ".join(it.text for it in evidence), subject, aliases)
-        shown = lead if relevant.supported else ""
+        checked = check_reply(question, asked or question, reply, items, self.known_aliases)
+        evidence = checked.evidence
         # "Supported" vouches that the cited sentence states the answer shown and is about the
         # question. A quote shown in place of a lead that failed is the report's own words, but
         # nothing verified that it answers.
         citations = [
-            Citation(n, it.chunk, it.text, it.start, it.end, supported=bool(shown))
+            Citation(n, it.chunk, it.text, it.start, it.end, supported=checked.supported)
             for n, it in enumerate(evidence, start=1)
         ]
         signals = Signals(
             p_none=p_none,
             p_top=p_top,
-            agree=bool(lead) and evidence[0] in chosen,
+            agree=bool(checked.lead) and evidence[0] in chosen,
             top_dense=max((it.dense for it in items), default=0.0),
             chosen_dense=evidence[0].dense,
             chosen_overlap=evidence[0].overlap,
             chosen_rank=items.index(evidence[0]) + 1,
-            lead_verified=bool(lead),
+            lead_verified=bool(checked.lead),
             lead_none=reply.lead.strip().upper().startswith(NONE),
             yes_no=asks_yes_no(question),
-            on_question=relevant.supported,
+            on_question=checked.on_question.supported,
         )
         p_wrong = self.abstain.wrong_probability(signals)
         values = {**signals.as_dict(), "p_wrong": round(p_wrong, 4)}
         if p_wrong >= self.abstain.threshold:
-            reason = f"the chosen evidence is unlikely to answer (p={p_wrong:.2f})"
-            return _abstain(question, hits, timings, started, reason, reply_text, values)
-        text = compose(shown, tuple(range(1, len(citations) + 1)) if shown else (), citations)
+            reason, detail = AbstainReason.UNLIKELY, f"(p={p_wrong:.2f})"
+            return _abstain(question, hits, timings, started, reason, reply_text, values, detail)
+        text = compose(checked.shown, tuple(range(1, len(citations) + 1)) if checked.shown else (), citations)
         timings["total_s"] = round(time.perf_counter() - started, 4)
         return Answer(question, text, False, tuple(citations), tuple(hits), timings, draft=reply_text, signals=values)
-
-    def checked_lead(
-        self, question: str, lead: str, candidates: Sequence[ContextItem], aliases: Aliases
-    ) -> tuple[str, list[ContextItem]]:
-        """The lead and the candidates that state it (at most two), or ("", []) when any claim of it is not stated."""
-        claims = [c.text for c in split_claims(lead) if c.text]
-        if not claims:
-            return "", []
-        subjects = [aliases.subjects.get(it.chunk.doc_id, frozenset()) for it in candidates]
-        supporting: list[ContextItem] = []
-        for claim in claims:
-            word, rest = yes_no_lead(claim)
-            if word and not rest.strip(" .!"):
-                ok = [it for it in candidates if asks_yes_no(question) and verify_bare(word, question, it.text)]
-            else:
-                ok = [
-                    it
-                    for it, subject in zip(candidates, subjects)
-                    if verify(claim, it.text, question, subject, aliases).supported
-                ]
-            if word:  # a yes or no is about the question's own proposition: its sentence must be too
-                ok = [it for it in ok if about_question(question, it.text, subjects[candidates.index(it)])]
-            if not ok:
-                return "", []
-            supporting += [it for it in ok[:1] if it not in supporting]
-        return " ".join(claims), supporting[:2]
-
-
-def closest(text: str, candidates: Sequence[ContextItem]) -> ContextItem | None:
-    """The candidate sharing most content words with `text` (the sentence a lead was written from), if any."""
-    words = set(content_words(text))
-    best = max(candidates, key=lambda it: len(words & set(content_words(it.text))), default=None)
-    return best if best is not None and words & set(content_words(best.text)) else None
 
 
 def quotes_text(chosen: Sequence[ContextItem]) -> str:
@@ -266,9 +213,10 @@ def _abstain(
     hits,
     timings: dict[str, float],
     started: float,
-    reason: str,
+    reason: AbstainReason,
     draft: str = "",
     signals: Mapping[str, float] | None = None,
+    detail: str = "",
 ) -> Answer:
     timings["total_s"] = round(time.perf_counter() - started, 4)
     return Answer(
@@ -279,6 +227,7 @@ def _abstain(
         tuple(hits),
         timings,
         abstain_reason=reason,
+        abstain_detail=detail,
         draft=draft,
         signals=dict(signals or {}),
     )

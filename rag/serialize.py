@@ -45,7 +45,14 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "citations": [citation_json(c) for c in answer.citations],
         "passages": [hit_json(h) for h in answer.hits],
         "timings": dict(answer.timings),
-        "abstain_reason": answer.abstain_reason,
+        "abstain_reason": abstain_text(answer),
         "draft": answer.draft,
         "signals": dict(answer.signals),
     }
+
+
+def abstain_text(answer: Answer) -> str:
+    """The abstain reason as the answer JSON gives it: 'no passage mentions 2008', or '' for an answer."""
+    if answer.abstain_reason is None:
+        return ""
+    return f"{answer.abstain_reason.value} {answer.abstain_detail}".strip()

@@ -7,6 +7,7 @@ All are frozen; a stage that needs a changed value builds a new one with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,15 @@ class Citation:
     supported: bool
 
 
+class AbstainReason(StrEnum):
+    """Why an answer abstained."""
+
+    NO_PASSAGE = "no passage matched"
+    NOT_MENTIONED = "no passage mentions"  # a number or year the question names
+    NO_EVIDENCE = "the model chose no sentence"
+    UNLIKELY = "the chosen evidence is unlikely to answer"  # the calibrated abstention model
+
+
 @dataclass(frozen=True)
 class Answer:
     """A grounded answer: text with `[n]` markers, their citations and the passages seen."""
@@ -91,8 +101,10 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     hits: tuple[Hit, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
-    # Why the answer abstained ("" when it did not), and the model's raw draft, for diagnosis.
-    abstain_reason: str = ""
+    # Why the answer abstained (None when it did not), with its particulars ("2008", "p=0.55"), and
+    # the model's raw draft, for diagnosis.
+    abstain_reason: AbstainReason | None = None
+    abstain_detail: str = ""
     draft: str = ""
     # What the abstention decision read (the model's P(NONE), retrieval scores, the verification result).
     signals: dict[str, float] = field(default_factory=dict)

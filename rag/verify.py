@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rag.cite import split_claims
+from rag.context import ContextItem
+from rag.prompt import Reply
 from rag.text import COMMON_CAPS, NEGATION_OR_WITHOUT, content_words, fold_initialisms, names, negated, numbers
 from rag.types import Document
 
@@ -580,3 +583,71 @@ def answers_question(question: str, sources: str, subject: frozenset[str], alias
     if not about_question(question, sources, subject):
         faults.append(Fault.OFF_QUESTION)
     return Verdict(not faults, tuple(faults))
+
+
+# --- the stage: a model reply -> the lead that may be shown, and the evidence it rests on -----------
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What verification found in one reply: the lead it may show, the sentences it rests on, and why."""
+
+    lead: str  # the lead, when every claim of it is stated by a candidate ("" otherwise)
+    shown: str  # the lead shown as the answer: verified and about the question ("" shows the quotes alone)
+    evidence: tuple[ContextItem, ...]  # the sentences cited: those stating the lead, or the one it was written from
+    on_question: Verdict  # whether the evidence is about what was asked
+
+    @property
+    def supported(self) -> bool:
+        """The citations may say Supported: their sentences state the answer shown, and it answers."""
+        return bool(self.shown)
+
+
+def check_reply(question: str, asked: str, reply: Reply, items: Sequence[ContextItem], aliases: Aliases) -> Checked:
+    """Verify a reply's lead against the candidates and whether its evidence is about `asked`.
+
+    `asked` is the question in its conversation (a follow-up that points back, with the previous
+    question before it). The lead is checked against every candidate, the chosen ones first: a small
+    model often writes the right sentence while naming the wrong number.
+    """
+    chosen = [items[n - 1] for n in reply.chosen]
+    ordered = chosen + [it for it in items if it not in chosen]
+    lead, supporting = checked_lead(question, reply.lead, ordered, aliases)
+    evidence = supporting or [closest(reply.lead, ordered) or chosen[0]]
+    subject = frozenset().union(*(aliases.subjects.get(it.chunk.doc_id, frozenset()) for it in evidence))
+    relevant = answers_question(asked, " ".join(it.text for it in evidence), subject, aliases)
+    return Checked(lead, lead if relevant.supported else "", tuple(evidence), relevant)
+
+
+def checked_lead(
+    question: str, lead: str, candidates: Sequence[ContextItem], aliases: Aliases
+) -> tuple[str, list[ContextItem]]:
+    """The lead and the candidates that state it (at most two), or ("", []) when any claim of it is not stated."""
+    claims = [c.text for c in split_claims(lead) if c.text]
+    if not claims:
+        return "", []
+    subjects = [aliases.subjects.get(it.chunk.doc_id, frozenset()) for it in candidates]
+    supporting: list[ContextItem] = []
+    for claim in claims:
+        word, rest = yes_no_lead(claim)
+        if word and not rest.strip(" .!"):
+            ok = [it for it in candidates if asks_yes_no(question) and verify_bare(word, question, it.text)]
+        else:
+            ok = [
+                it
+                for it, subject in zip(candidates, subjects)
+                if verify(claim, it.text, question, subject, aliases).supported
+            ]
+        if word:  # a yes or no is about the question's own proposition: its sentence must be too
+            ok = [it for it in ok if about_question(question, it.text, subjects[candidates.index(it)])]
+        if not ok:
+            return "", []
+        supporting += [it for it in ok[:1] if it not in supporting]
+    return " ".join(claims), supporting[:2]
+
+
+def closest(text: str, candidates: Sequence[ContextItem]) -> ContextItem | None:
+    """The candidate sharing most content words with `text` (the sentence a lead was written from), if any."""
+    words = set(content_words(text))
+    best = max(candidates, key=lambda it: len(words & set(content_words(it.text))), default=None)
+    return best if best is not None and words & set(content_words(best.text)) else None

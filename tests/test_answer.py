@@ -6,9 +6,10 @@ from rag.abstain import AbstainModel
 from rag.answer import ABSTAIN_TEXT, QUOTE_INTRO, Pipeline, QuestionError
 from rag.context import select_context
 from rag.prompt import NONE
+from rag.serialize import answer_json
 from rag.settings import Settings
 from rag.store import ChunkingConfig, build_index
-from rag.types import Answer
+from rag.types import AbstainReason, Answer
 from tests.fakes import (
     REPORT_PATH,
     REPORTS,
@@ -142,7 +143,7 @@ def test_model_choosing_nothing_abstains_and_lists_related_passages(index):
     answer = pipeline(index, NONE).answer("What is the population of North Korea?")
     assert answer.abstained and answer.text == ABSTAIN_TEXT
     assert answer.citations == () and answer.hits
-    assert answer.abstain_reason == "the model chose no sentence"
+    assert answer.abstain_reason is AbstainReason.NO_EVIDENCE
 
 
 def test_calibrated_signals_decide_abstention(index):
@@ -150,7 +151,7 @@ def test_calibrated_signals_decide_abstention(index):
     shown = pipeline(index, generator, AbstainModel(threshold=1.0)).answer(PRISON)
     held = pipeline(index, generator, AbstainModel(threshold=0.0)).answer(PRISON)
     assert not shown.abstained and held.abstained
-    assert held.abstain_reason.startswith("the chosen evidence is unlikely to answer")
+    assert held.abstain_reason is AbstainReason.UNLIKELY
     assert set(shown.signals) >= {"p_none", "chosen_dense", "lead_verified", "p_wrong"}
     assert shown.signals["lead_verified"] == 1.0
 
@@ -158,7 +159,8 @@ def test_calibrated_signals_decide_abstention(index):
 def test_question_about_a_year_the_report_never_mentions_abstains_without_generating(index):
     p = pipeline(index, "1\nNorth Korea was Tier 3.")
     answer = p.answer("What tier was North Korea given in the 2008 report?")
-    assert answer.abstained
+    assert answer.abstained and answer.abstain_reason is AbstainReason.NOT_MENTIONED
+    assert answer_json(answer)["abstain_reason"] == "no passage mentions 2008"  # the JSON keeps its words
     assert p.generator.prompts == []
 
 
