@@ -57,8 +57,8 @@ run: setup
 test: setup browser
 	$(VENV)/bin/pytest
 
-test-fast: setup browser
-	$(VENV)/bin/pytest -m "not integration" -q
+test-fast: setup
+	$(VENV)/bin/pytest -m "not integration and not browser" -q
 
 lint: setup
 	$(VENV)/bin/ruff check .

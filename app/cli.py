@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as err:  # an expected failure gets one line; details go to the log
-        from embeddings.encoder import ModelLoadError
+        from embeddings.errors import ModelLoadError
         from rag.store import IndexCorrupt
 
         if isinstance(err, ModelLoadError | IndexCorrupt | ValueError | OSError):

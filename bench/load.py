@@ -30,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from bench.stats import machine, percentile
+from eval.summary import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "data" / "report_qa.jsonl"
@@ -267,11 +268,8 @@ def report(
         f"- {args.clients} clients ({args.clients - args.clients // 2} HTTP `/api/ask`, {args.clients // 2} gradio "
         f"`ask`) for {args.duration:g} s; wall time {wall_s:.1f} s (in-flight answers finish after the stop)",
         "",
-        "| clients | answered | answers/s | p50 s | p95 s | max s | busy (after timeout) | busy p50 s | errors "
-        "| timeouts "
-        "| cross-talk |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    rows: list[list[object]] = []
     total = Tally()
     for kind, t in [*tallies.items(), ("all", total)]:
         if kind != "all":
@@ -282,13 +280,23 @@ def report(
             total.errors += t.errors
             total.timeouts += t.timeouts
             total.crosstalk += t.crosstalk
-        lines.append(
-            f"| {kind} | {t.answered} | {t.answered / wall_s:.2f} | {pct(t.latencies, 50):.1f} | "
-            f"{pct(t.latencies, 95):.1f} | {max(t.latencies, default=float('nan')):.1f} | "
-            f"{t.busy} ({t.busy_after_timeout}) | "
-            f"{pct(t.busy_latencies, 50):.1f} | {len(t.errors)} | {t.timeouts} | {len(t.crosstalk)} |"
+        rows.append(
+            [
+                kind,
+                t.answered,
+                f"{t.answered / wall_s:.2f}",
+                f"{pct(t.latencies, 50):.1f}",
+                f"{pct(t.latencies, 95):.1f}",
+                f"{max(t.latencies, default=float('nan')):.1f}",
+                f"{t.busy} ({t.busy_after_timeout})",
+                f"{pct(t.busy_latencies, 50):.1f}",
+                len(t.errors),
+                t.timeouts,
+                len(t.crosstalk),
+            ]
         )
-    lines.append("")
+    header = ["clients", "answered", "answers/s", "p50 s", "p95 s", "max s", "busy (after timeout)", "busy p50 s"]
+    lines += [markdown_table([*header, "errors", "timeouts", "cross-talk"], rows), ""]
     for route, timings in probes.items():
         lines.append(
             f"- `{route}` during the run: {len(timings)} probes, p50 {pct(timings, 50) * 1000:.0f} ms, "

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
+
+from eval.summary import markdown_table as table
 
 
 def load(folder: Path, name: str) -> dict | None:
     path = folder / f"{name}.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-
-
-def table(header: list[str], rows: Sequence[Sequence[object]]) -> str:
-    """A Markdown table.
-
-    >>> print(table(["a", "b"], [[1, None]]))
-    | a | b |
-    |---|---|
-    | 1 | – |
-    """
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join("–" if v is None else str(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def size_label(n: int) -> str:

@@ -9,11 +9,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from embeddings.errors import ModelLoadError
+
 PACKAGED_MINILM = "all-MiniLM-L6-v2"
-
-
-class ModelLoadError(RuntimeError):
-    """A model that could not be loaded; the message says which and what to do."""
 
 
 @runtime_checkable

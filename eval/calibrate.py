@@ -13,6 +13,7 @@ from pathlib import Path
 from eval.dataset import EvalItem, load_dataset
 from eval.metrics import must_include_score, must_not_hits
 from eval.run import read_predictions
+from eval.summary import markdown_table
 from rag.abstain import FEATURES
 from rag.ingest import load_document
 from rag.verify import read_aliases, verify
@@ -45,22 +46,23 @@ def verifier_table(pairs_path: Path, root: Path = Path(".")) -> str:
     for p in pairs:
         subject = aliases.subjects.get(docs[p.source_file].doc_id, frozenset())
         verdicts[p.id] = verify(p.claim, p.source, p.question, subject, aliases).supported
-    lines = ["| split | pairs | Supported precision | Supported recall | " + " | ".join(_kinds(pairs)) + " |"]
-    lines.append("|---" * (4 + len(_kinds(pairs))) + "|")
+    rows = []
     for split in ("dev", "held", "all"):
-        rows = [p for p in pairs if split == "all" or p.split == split]
-        said = [p for p in rows if verdicts[p.id]]
-        true = [p for p in rows if p.label]
+        of_split = [p for p in pairs if split == "all" or p.split == split]
+        said = [p for p in of_split if verdicts[p.id]]
+        true = [p for p in of_split if p.label]
         precision = sum(p.label for p in said) / len(said) if said else None
         recall = sum(verdicts[p.id] for p in true) / len(true) if true else None
         cells = []
         for kind in _kinds(pairs):
-            of_kind = [p for p in rows if p.kind == kind]
+            of_kind = [p for p in of_split if p.kind == kind]
             # True pairs: share kept Supported; false ones: share refused (caught).
             right = sum(verdicts[p.id] == p.label for p in of_kind)
             cells.append(f"{right}/{len(of_kind)}")
-        lines.append(f"| {split} | {len(rows)} | {_fmt(precision)} | {_fmt(recall)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\n(kind columns: pairs the verifier labels right; a false pair is right when refused)"
+        rows.append([split, len(of_split), _fmt(precision), _fmt(recall), *cells])
+    header = ["split", "pairs", "Supported precision", "Supported recall", *_kinds(pairs)]
+    table = markdown_table(header, rows)
+    return table + "\n\n(kind columns: pairs the verifier labels right; a false pair is right when refused)"
 
 
 def _kinds(pairs: Sequence[Pair]) -> list[str]:
@@ -133,14 +135,18 @@ def fit(runs: Sequence[tuple[Path, Path]], out: Path, max_wrong: float = 0.05) -
         + "\n",
         encoding="utf-8",
     )
-    table = ["| split | questions | answered | wrong among answered | abstained when wrong | answered when right |"]
-    table.append("|---|---|---|---|---|---|")
-    table.append(_row("dev (cross-validated)", cv, y[dev], threshold))
-    table.append(_row("held (fitted model)", held, y[~dev], threshold))
-    table.append(_row("dev, never abstaining", np.zeros(dev.sum()), y[dev], threshold))
-    table.append(_row("held, never abstaining", np.zeros((~dev).sum()), y[~dev], threshold))
+    header = ["split", "questions", "answered", "wrong among answered", "abstained when wrong", "answered when right"]
+    table = markdown_table(
+        header,
+        [
+            _row("dev (cross-validated)", cv, y[dev], threshold),
+            _row("held (fitted model)", held, y[~dev], threshold),
+            _row("dev, never abstaining", np.zeros(dev.sum()), y[dev], threshold),
+            _row("held, never abstaining", np.zeros((~dev).sum()), y[~dev], threshold),
+        ],
+    )
     weights = ", ".join(f"{f} {c:+.2f}" for f, c in zip(FEATURES, model.coef_[0]))
-    return "\n".join(table) + f"\n\nthreshold {threshold:.3f}; standardised weights: {weights}"
+    return table + f"\n\nthreshold {threshold:.3f}; standardised weights: {weights}"
 
 
 def _choose_threshold(p, y, max_wrong: float) -> float:
@@ -155,10 +161,10 @@ def _choose_threshold(p, y, max_wrong: float) -> float:
     return best
 
 
-def _row(name: str, p, y, threshold: float) -> str:
+def _row(name: str, p, y, threshold: float) -> list[object]:
     shown = p < threshold
     n = len(y)
     wrong_shown = y[shown].mean() if shown.sum() else float("nan")
     caught = (~shown & (y == 1)).sum() / max(1, (y == 1).sum())
     kept = (shown & (y == 0)).sum() / max(1, (y == 0).sum())
-    return f"| {name} | {n} | {int(shown.sum())} | {wrong_shown:.3f} | {caught:.3f} | {kept:.3f} |"
+    return [name, n, int(shown.sum()), f"{wrong_shown:.3f}", f"{caught:.3f}", f"{kept:.3f}"]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from eval.judge import CombinedJudge, LexicalJudge, ModelJudge, YesNoModel, load
 from eval.metrics import JudgeFn
 from eval.report import fmt, write_report
 from eval.run import read_predictions, run_questions, score_run, write_predictions
+from eval.summary import markdown_table
 from rag.settings import Settings
 
 Say = Callable[[str], None]
@@ -59,22 +60,27 @@ def load(settings: Settings, judge: str, say: Say) -> Loaded:
     return Loaded(pipeline, make_judge(judge, pipeline.generator), {k: d.text for k, d in docs.items()})
 
 
-def progress_bar(label: str) -> Callable[[int, int], None]:
-    """A one-line progress bar on stderr."""
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (rich); yields the callback that moves it: show(done, total)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = width * done // max(1, total)
-        end = "\n" if done >= total else ""
-        print(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr)
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task(label, total=None)
 
-    return show
+        def show(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield show
 
 
 def run(settings: Settings, dataset: Path, out: Path, limit: int | None, judge: str, say: Say) -> dict[str, Any]:
     items = load_dataset(dataset)[:limit] if limit else load_dataset(dataset)
     loaded = load(settings, judge, say)
-    predictions = run_questions(loaded.pipeline, items, progress_bar("answering"))
+    with progress_bar("answering") as show:
+        predictions = run_questions(loaded.pipeline, items, show)
     return _write(out, items, predictions, loaded.doc_texts, loaded.judge, f"Evaluation of {dataset.name}")
 
 
@@ -152,15 +158,13 @@ def compare(
         probe = Settings(**merged)
         cfg = Settings(**{**merged, "index_dir": out / "indexes" / f"{probe.chunk_chars}-{probe.chunk_overlap}"})
         pipeline = build.build(cfg, say, generator=generator).pipeline
-        predictions = run_questions(pipeline, items, progress_bar(f"[{n}/{len(configs)}] {text}"))
+        with progress_bar(f"[{n}/{len(configs)}] {text}") as show:
+            predictions = run_questions(pipeline, items, show)
         docs = {k: d.text for k, d in pipeline.retriever.index.documents.items()}
         metrics = _write(out / f"config-{n}", items, predictions, docs, judge_fn, f"{dataset.name}: {text}")
         results.append((text, metrics["overall"]))
-    head = "| metric | " + " | ".join(t for t, _ in results) + " |"
-    rows = [head, "|---" * (len(results) + 1) + "|"]
-    for key in COMPARE_KEYS:
-        rows.append(f"| {key} | " + " | ".join(fmt(m.get(key)) for _, m in results) + " |")
-    table = "\n".join(rows)
+    rows = [[key] + [fmt(m.get(key)) for _, m in results] for key in COMPARE_KEYS]
+    table = markdown_table(["metric", *(t for t, _ in results)], rows)
     (out / "compare.md").write_text(table + "\n", encoding="utf-8")
     return table
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from eval.summary import markdown_table
 from rag.cite import check_support
 from rag.generate import Message
 
@@ -129,9 +130,9 @@ def measure(judge: Judge, pairs: Sequence[JudgePair], name: str) -> JudgeQuality
 
 def quality_table(results: Sequence[JudgeQuality]) -> str:
     kinds = sorted({k for r in results for k in r.by_kind})
-    head = "| judge | pairs | accuracy | precision | recall | " + " | ".join(kinds) + " |"
-    rows = [head, "|" + "---|" * (5 + len(kinds))]
-    for r in results:
-        per = " | ".join(f"{r.by_kind.get(k, 0):.2f}" for k in kinds)
-        rows.append(f"| {r.name} | {r.n} | {r.accuracy:.3f} | {r.precision:.3f} | {r.recall:.3f} | {per} |")
-    return "\n".join(rows)
+    rows = [
+        [r.name, r.n, f"{r.accuracy:.3f}", f"{r.precision:.3f}", f"{r.recall:.3f}"]
+        + [f"{r.by_kind.get(k, 0):.2f}" for k in kinds]
+        for r in results
+    ]
+    return markdown_table(["judge", "pairs", "accuracy", "precision", "recall", *kinds], rows)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from eval.dataset import EvalItem
 from eval.retrieval import KS, holds, score_passages
+from eval.summary import percentile
 from rag.cite import split_claims
 from rag.text import squash, strip_markers
 
@@ -139,11 +140,8 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
+    """The q-th quantile (0-1) by the one percentile definition, None with no values."""
+    return percentile(values, q * 100) if values else None
 
 
 def aggregate(scores: Sequence[QuestionScore]) -> dict[str, float | int | None]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from eval.dataset import EvalItem
 from eval.metrics import QuestionScore
+from eval.summary import markdown_table
 
 LABELS = {
     "recall@1": "retrieval recall@1",
@@ -44,21 +45,16 @@ def fmt(value: Any) -> str:
 def metrics_table(metrics: Mapping[str, Any], splits: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """One row per metric: the whole run, then each split (the tuning half and the held-back half)."""
     splits = dict(splits or {})
-    head = "| metric | all |" + "".join(f" {name} ({fmt(m.get('questions'))}) |" for name, m in splits.items())
-    rows = [head, "|---" * (2 + len(splits)) + "|"]
-    for key, label in LABELS.items():
-        rows.append(
-            f"| {label} | {fmt(metrics.get(key))} |" + "".join(f" {fmt(m.get(key))} |" for m in splits.values())
-        )
-    return "\n".join(rows)
+    header = ["metric", "all"] + [f"{name} ({fmt(m.get('questions'))})" for name, m in splits.items()]
+    rows = [
+        [label, fmt(metrics.get(key))] + [fmt(m.get(key)) for m in splits.values()] for key, label in LABELS.items()
+    ]
+    return markdown_table(header, rows)
 
 
 def type_table(by_type: Mapping[str, Mapping[str, Any]]) -> str:
     cols = ["questions", "answer_score", "false_abstention", "abstention_accuracy", "evidence_cited", "recall@5"]
-    rows = ["| type | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for t, m in by_type.items():
-        rows.append(f"| {t} | " + " | ".join(fmt(m.get(c)) for c in cols) + " |")
-    return "\n".join(rows)
+    return markdown_table(["type", *cols], [[t] + [fmt(m.get(c)) for c in cols] for t, m in by_type.items()])
 
 
 def badness(score: QuestionScore) -> float:

@@ -8,6 +8,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 from eval.dataset import EvalItem, load_dataset
+from eval.summary import markdown_table
 from rag.conversation import retrieval_query
 from rag.text import squash
 
@@ -84,10 +85,8 @@ def run_retrieval_eval(
     from rag.settings import RetrievalMode
 
     base = build.make_retriever(settings, say=say)
-    lines = [
-        "| dataset | mode | questions | recall@1 | recall@3 | recall@5 | recall@10 | MRR | all evidence in top 5 |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    header = ["dataset", "mode", "questions", "recall@1", "recall@3", "recall@5", "recall@10", "MRR"]
+    rows: list[list[object]] = []
     misses: list[str] = []
     for path in datasets:
         items = items_with_evidence(load_dataset(path))
@@ -101,10 +100,9 @@ def run_retrieval_eval(
                 if s.recall_at(5) < 1.0:
                     misses.append(f"{path.name} {mode} {item.id}: {item.question}")
             m = summarize(scores)
-            lines.append(
-                f"| {path.name} | {mode} | {len(items)} | {m['recall@1']:.3f} | {m['recall@3']:.3f} | "
-                f"{m['recall@5']:.3f} | {m['recall@10']:.3f} | {m['mrr']:.3f} | {m['all_evidence@5']:.3f} |"
-            )
+            keys = ("recall@1", "recall@3", "recall@5", "recall@10", "mrr", "all_evidence@5")
+            rows.append([path.name, mode, len(items)] + [f"{m[k]:.3f}" for k in keys])
+    lines = [markdown_table([*header, "all evidence in top 5"], rows)]
     if misses:
         lines += ["", "Evidence missing from the top 5:"] + [f"- {m}" for m in misses]
     return "\n".join(lines)
@@ -131,13 +129,11 @@ def followup_table(settings, datasets: Sequence[Path], say: Callable[[str], None
             max(KS),
         ),
     }
-    lines = ["| dataset | follow-ups | way | recall@1 | recall@3 | recall@5 | MRR |", "|---|---|---|---|---|---|---|"]
+    rows: list[list[object]] = []
     for path in datasets:
         items = [i for i in items_with_evidence(load_dataset(path)) if i.history]
         for name, search in ways.items():
             m = summarize([score_passages([h.chunk.text for h in search(i)], i.evidence) for i in items])
-            lines.append(
-                f"| {path.name} | {len(items)} | {name} | {m['recall@1']:.3f} | {m['recall@3']:.3f} | "
-                f"{m['recall@5']:.3f} | {m['mrr']:.3f} |"
-            )
-    return "\n".join(lines)
+            keys = ("recall@1", "recall@3", "recall@5", "mrr")
+            rows.append([path.name, len(items), name] + [f"{m[k]:.3f}" for k in keys])
+    return markdown_table(["dataset", "follow-ups", "way", "recall@1", "recall@3", "recall@5", "MRR"], rows)

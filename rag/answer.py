@@ -60,7 +60,7 @@ class Pipeline:
         # (`rag eval followups`).
         hits = self.retriever.search(query, self.config.top_k, filters)
         documents = self.retriever.index.documents
-        context = select_context(
+        candidates = select_context(
             question,
             hits[: self.config.context_passages],
             documents,
@@ -71,14 +71,14 @@ class Pipeline:
         )
         timings: dict[str, float] = {"retrieve_s": round(time.perf_counter() - started, 4)}
         missing = missing_specifics(question, hits)
-        if not context.items or missing:
+        if not candidates or missing:
             yield ABSTAIN_TEXT
             reason = AbstainReason.NOT_MENTIONED if missing else AbstainReason.NO_PASSAGE
             yield _abstain(question, hits, timings, started, reason, detail=", ".join(missing))
             return
         # The best match goes last, next to the question: the 1.5B model leans to the sentence it read
         # last, and that way its lean and the retrieval's ranking agree.
-        ranked = context.items[::-1] if self.config.best_last else context.items
+        ranked = candidates[::-1] if self.config.best_last else candidates
         items = tuple(replace(it, n=n) for n, it in enumerate(ranked, start=1))
         messages = build_messages(question, items, last_user_turn(history))
         p_none, p_top = 0.0, 1.0

@@ -27,23 +27,15 @@ class ContextItem:
     overlap: float
 
 
-@dataclass(frozen=True)
-class Context:
-    items: tuple[ContextItem, ...]
-    # Share of the question's distinctive words found anywhere in the items (IDF weighted).
-    coverage: float
-    missing_terms: tuple[str, ...]
-
-
 def select_context(
     question: str,
     hits: Sequence[Hit],
     documents: Mapping[str, Document],
     embedder: Embedder,
     idf: Mapping[str, float],
-    max_items: int = 4,
+    max_items: int,
     query: str = "",
-) -> Context:
+) -> tuple[ContextItem, ...]:
     """The `max_items` sentences of the hit passages that best match the question.
 
     Word overlap is measured against the question itself; the dense match averages
@@ -59,7 +51,7 @@ def select_context(
                 seen.add(key)
                 candidates.append((hit.chunk, s, e, doc.text[s:e], hit.rank))
     if not candidates:
-        return Context((), 0.0, tuple(sorted(set(content_words(question)))))
+        return ()
     if query and query != question:
         # A follow-up: its own words say what is asked, the conversation what about.
         vectors = embedder.embed([question, query] + [c[3] for c in candidates])
@@ -81,10 +73,7 @@ def select_context(
     for n, i in enumerate(order, start=1):
         chunk, s, e, text, _ = candidates[i]
         items.append(ContextItem(n, chunk, s, e, text, float(dense[i]), overlaps[i]))
-    found = set().union(*(set(content_words(it.text)) for it in items))
-    missing = tuple(sorted(w for w in q_words if w not in found))
-    coverage = sum(weights[w] for w in q_words if w in found) / total
-    return Context(tuple(items), coverage, missing)
+    return tuple(items)
 
 
 def idf_table(texts: Sequence[str]) -> dict[str, float]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
-from embeddings.encoder import ModelLoadError
+from embeddings.errors import ModelLoadError
 
 
 class Message(TypedDict):
@@ -19,13 +19,11 @@ class Message(TypedDict):
 
 @dataclass(frozen=True)
 class GenerationOptions:
-    """Decoding settings; greedy by default so that answers are reproducible."""
+    """Decoding settings. Decoding is always greedy, so that answers are reproducible."""
 
     max_tokens: int = 96
-    temperature: float = 0.0
     # A GBNF grammar the output must follow (llama.cpp only; others ignore it).
     grammar: str | None = None
-    stop: tuple[str, ...] = ()
 
 
 class Generator(Protocol):
@@ -72,11 +70,10 @@ class LlamaCppGenerator:
             self._start_from(tokens, stable)
             stream = self._llm.create_completion(
                 tokens,  # type: ignore[arg-type]
-                temperature=options.temperature,
+                temperature=0.0,
                 max_tokens=options.max_tokens,
                 stream=True,
                 grammar=self._grammar(options.grammar),
-                stop=list(options.stop) or None,
             )
             for chunk in stream:
                 piece = chunk["choices"][0]["text"]  # type: ignore[index]
@@ -194,8 +191,6 @@ class TransformersGenerator:
         streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
         kwargs: dict[str, Any] = {**inputs, "max_new_tokens": options.max_tokens, "do_sample": False}
         kwargs["streamer"] = streamer
-        if options.temperature > 0:
-            kwargs.update(do_sample=True, temperature=options.temperature)
 
         def run() -> None:
             with torch.inference_mode():
@@ -204,12 +199,7 @@ class TransformersGenerator:
         with self._lock:
             worker = threading.Thread(target=run, daemon=True)
             worker.start()
-            text = ""
-            for piece in streamer:
-                text += piece
-                if any(s in text for s in options.stop):
-                    break
-                yield piece
+            yield from streamer
             worker.join()
 
     def next_token_probability(self, messages: Sequence[Message], words: Sequence[str]) -> float:

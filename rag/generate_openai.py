@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from embeddings.encoder import ModelLoadError
+from embeddings.errors import ModelLoadError
 from rag.generate import GenerationOptions, Message
 from rag.text import squash
 
@@ -78,8 +78,7 @@ class OpenAIGenerator:
                 model=self.model,
                 messages=chat,
                 max_tokens=options.max_tokens,
-                temperature=options.temperature,
-                stop=list(options.stop) or None,
+                temperature=0.0,
                 stream=True,
                 extra_body=extra or None,
             )

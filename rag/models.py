@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from embeddings.encoder import ModelLoadError
+from embeddings.errors import ModelLoadError
 
 
 class ModelFileError(ModelLoadError):

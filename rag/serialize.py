@@ -1,4 +1,4 @@
-"""Values -> the JSON objects of the public contract (CONTRACT.md)."""
+"""Values -> the JSON objects of the public contract (README, "JSON API")."""
 
 from __future__ import annotations
 

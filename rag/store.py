@@ -18,7 +18,6 @@ import errno
 import fcntl
 import hashlib
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -36,8 +35,6 @@ from rag.chunk import chunk_documents
 from rag.ingest import IngestLimits, Skipped, discover, load_documents
 from rag.lexical import LexicalIndex
 from rag.types import Chunk, Document
-
-log = logging.getLogger(__name__)
 
 FORMAT = 1
 _FILES = ("documents.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss")

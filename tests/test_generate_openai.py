@@ -140,12 +140,12 @@ def config(url: str, **kwargs: Any) -> ServerConfig:
 def test_streams_the_pieces_and_sends_greedy_decoding_settings(server):
     url, script = server
     generator = connect(config(url))
-    options = GenerationOptions(max_tokens=42, stop=("\n\n",))
+    options = GenerationOptions(max_tokens=42)
     assert list(generator.generate(MESSAGES, options)) == script.pieces
     sent = script.requests[-1]
     assert sent["model"] == "qwen-1.5b"  # the one model the server lists
     assert sent["messages"] == MESSAGES
-    assert (sent["max_tokens"], sent["temperature"], sent["stop"], sent["stream"]) == (42, 0.0, ["\n\n"], True)
+    assert (sent["max_tokens"], sent["temperature"], sent["stream"]) == (42, 0.0, True)
     assert "grammar" not in sent
 
 

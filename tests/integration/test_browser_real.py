@@ -13,7 +13,7 @@ from tests.fakes import REPORT_PATH
 from ui.app import create_app
 from ui.service import AnswerService
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
 QUESTION = "Has North Korea ratified the 2000 UN TIP Protocol?"
 WORDS = ("not ratified", "protocol")
 CITATION_LINK = '#rr-chat a[href^="#rr-src-"]'

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from embeddings.encoder import ModelLoadError, load_embedder
+from embeddings.encoder import load_embedder
+from embeddings.errors import ModelLoadError
 from eval.dataset import load_dataset
 from eval.retrieval import items_with_evidence, score_passages
 from rag.conversation import retrieval_query
