@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from eval.lexical_check import check_support
 from eval.summary import markdown_table
-from rag.cite import check_support
 from rag.generate import Message
 
 
@@ -32,7 +32,7 @@ class YesNoModel(Protocol):
 
 
 class LexicalJudge:
-    """The answer path's own cheap check: numbers, names, negation and content-word overlap."""
+    """The evaluation's cheap check (eval/lexical_check.py), distinct from the answer path's verifier."""
 
     name = "lexical"
 

@@ -116,3 +116,37 @@ def negated(text: str) -> bool:
     (True, False)
     """
     return bool(NEGATION.search(text))
+
+
+_CLAUSE = re.compile(r"[,;:()]|\b(?:and|but|while|although|however|whereas)\b", re.IGNORECASE)
+# Words between a negation and what it negates ("not fully comply", "no known laws").
+HEDGES = frozenset(
+    "fulli actual yet even alway specif direct current offici realli formal also onli just necessarili "
+    "signific wide open public known discern effect".split()
+)
+
+
+def negation_scopes(
+    text: str, after_chars: int = 160, after_words: int = 8, clause_after: bool = True
+) -> tuple[set[str], set[str]]:
+    """(predicates, scope): the first real word after each negation, and the words near it.
+
+    A negation reaches `after_words` words forward (within its clause when `clause_after`) and three
+    back, never across a clause boundary: "complies, and is not" negates nothing before it.
+
+    >>> [sorted(s) for s in negation_scopes("There were no reported prosecutions, and trials occur.")]
+    [['report'], ['prosecut', 'report']]
+    >>> [sorted(s) for s in negation_scopes("Prosecutions were not reported, and no one was tried.", 80, 3, False)]
+    [['report', 'tri'], ['prosecut', 'report', 'tri']]
+    """
+    predicates: set[str] = set()
+    scope: set[str] = set()
+    for m in NEGATION_OR_WITHOUT.finditer(text):
+        ahead = text[m.end() : m.end() + after_chars]
+        after = content_words(_CLAUSE.split(ahead)[0] if clause_after else ahead)[:after_words]
+        before = content_words(_CLAUSE.split(text[max(0, m.start() - 60) : m.start()])[-1])[-3:]
+        scope.update(after, before)
+        predicate = next((w for w in after if w not in HEDGES), None)
+        if predicate:
+            predicates.add(predicate)
+    return predicates, scope

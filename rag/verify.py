@@ -27,7 +27,16 @@ from enum import StrEnum
 from rag.cite import split_claims
 from rag.context import ContextItem
 from rag.prompt import Reply
-from rag.text import COMMON_CAPS, NEGATION_OR_WITHOUT, content_words, fold_initialisms, names, negated, numbers
+from rag.text import (
+    COMMON_CAPS,
+    HEDGES,
+    content_words,
+    fold_initialisms,
+    names,
+    negated,
+    negation_scopes,
+    numbers,
+)
 from rag.types import Document
 
 # Share of a claim's own content words (beyond the question's) that its source must contain.
@@ -393,32 +402,6 @@ def asks_yes_no(question: str) -> bool:
 # --- the verdict --------------------------------------------------------------------------------------
 
 
-_CLAUSE = re.compile(r"[,;:()]|\b(?:and|but|while|although|however|whereas)\b", re.IGNORECASE)
-# Words between a negation and what it negates ("not fully comply", "no known laws").
-_HEDGES = frozenset(
-    "fulli actual yet even alway specif direct current offici realli formal also onli just necessarili "
-    "signific wide open public known discern effect".split()
-)
-
-
-def _negations(text: str) -> tuple[set[str], set[str]]:
-    """(predicates, scope): the first real word after each negation, and the words of its clause near it.
-
-    >>> [sorted(s) for s in _negations("There were no reported prosecutions, and trials occur.")]
-    [['report'], ['prosecut', 'report']]
-    """
-    predicates: set[str] = set()
-    scope: set[str] = set()
-    for m in NEGATION_OR_WITHOUT.finditer(text):
-        after = content_words(_CLAUSE.split(text[m.end() : m.end() + 160])[0])[:8]
-        before = content_words(_CLAUSE.split(text[max(0, m.start() - 60) : m.start()])[-1])[-3:]
-        scope.update(after, before)
-        predicate = next((w for w in after if w not in _HEDGES), None)
-        if predicate:
-            predicates.add(predicate)
-    return predicates, scope
-
-
 def polarity_mismatch(claim: str, source: str) -> bool:
     """What one side negates, the other states plainly.
 
@@ -433,12 +416,12 @@ def polarity_mismatch(claim: str, source: str) -> bool:
     False
     """
     claim_words, source_words = set(content_words(claim)), set(content_words(source))
-    claim_pred, claim_scope = _negations(claim)
-    source_pred, source_scope = _negations(source)
+    claim_pred, claim_scope = negation_scopes(claim)
+    source_pred, source_scope = negation_scopes(source)
     if (source_pred & claim_words) - claim_scope or (claim_pred & source_words) - source_scope:
         return True
     # A plain claim made of what the source denies: two or more of its words under one negation.
-    return not claim_scope and len((source_scope - _HEDGES) & claim_words) >= 2 and bool(source_pred)
+    return not claim_scope and len((source_scope - HEDGES) & claim_words) >= 2 and bool(source_pred)
 
 
 def verify(

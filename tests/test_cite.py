@@ -1,4 +1,5 @@
-from rag.cite import check_support, negation_mismatch, split_claims
+from eval.lexical_check import check_support, negation_mismatch
+from rag.cite import split_claims
 from rag.text import names, numbers
 
 SOURCE = (
