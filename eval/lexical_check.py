@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.text import COMMON_CAPS, content_words, fold_initialisms, names, negation_scopes, numbers
+from rag.text import COMMON_CAPS, content_words, fold_initialisms, names, negation_flip, negation_scopes, numbers
 
 # Share of a sentence's content words that its source must contain.
 MIN_OVERLAP = 0.5
@@ -36,10 +36,7 @@ def negation_mismatch(claim: str, source: str) -> bool:
     >>> negation_mismatch("It fully complies, and is not making efforts.", "It does not fully comply.")
     True
     """
-    claim_words, source_words = set(content_words(claim)), set(content_words(source))
-    claim_pred, claim_scope = _near_negations(claim)
-    source_pred, source_scope = _near_negations(source)
-    return bool((source_pred & claim_words) - claim_scope) or bool((claim_pred & source_words) - source_scope)
+    return negation_flip(claim, source, _near_negations)
 
 
 def check_support(

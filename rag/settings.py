@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_CORPUS = Path(__file__).parent / "data"
+G = TypeVar("G")
 
 
 def _data_home() -> Path:
@@ -118,40 +119,25 @@ class Settings(BaseSettings):
 
     @property
     def retrieval(self) -> RetrievalSettings:
-        return RetrievalSettings(
-            self.retrieval_mode, self.top_k, self.fusion, self.rrf_k, self.dense_weight, self.exact_search_max_chunks
-        )
+        return self._group(RetrievalSettings, mode="retrieval_mode")
 
     @property
     def answer(self) -> AnswerSettings:
-        return AnswerSettings(
-            self.top_k,
-            self.context_passages,
-            self.context_sentences,
-            self.best_last,
-            self.max_answer_tokens,
-            self.max_question_chars,
-            self.abstain_model,
-            self.abstain_threshold,
-        )
+        return self._group(AnswerSettings)
 
     @property
     def generator(self) -> GeneratorSettings:
-        return GeneratorSettings(
-            self.generator_model, self.generator_backend, self.generator_threads, self.context_tokens
+        return self._group(
+            GeneratorSettings, model="generator_model", backend="generator_backend", threads="generator_threads"
         )
 
     @property
     def server(self) -> ServerSettings:
-        return ServerSettings(
-            self.host,
-            self.port,
-            self.max_queue,
-            self.queue_timeout_s,
-            self.rate_limit,
-            self.allowed_origins,
-            self.max_question_chars,
-        )
+        return self._group(ServerSettings)
+
+    def _group(self, group: type[G], **named: str) -> G:
+        """A group's fields read from the settings of the same name (or the one `named` gives)."""
+        return group(**{f.name: getattr(self, named.get(f.name, f.name)) for f in fields(group)})  # type: ignore[arg-type]
 
     @field_validator("rate_limit")
     @classmethod

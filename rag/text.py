@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 
 # "D. P. R. K." and "U.S." are single terms: fold them to "dprk" and "us"
 # so that they match queries that write them either way.
@@ -150,3 +151,20 @@ def negation_scopes(
         if predicate:
             predicates.add(predicate)
     return predicates, scope
+
+
+Scopes = Callable[[str], tuple[set[str], set[str]]]
+
+
+def negation_flip(claim: str, source: str, scopes: Scopes = negation_scopes) -> bool:
+    """What one side negates (the first real word after a negation), the other states outside any negation.
+
+    >>> negation_flip("North Korea has ratified the protocol.", "North Korea has not ratified the protocol.")
+    True
+    >>> negation_flip("It was not ratified.", "North Korea has not ratified the protocol.")
+    False
+    """
+    claim_words, source_words = set(content_words(claim)), set(content_words(source))
+    claim_pred, claim_scope = scopes(claim)
+    source_pred, source_scope = scopes(source)
+    return bool((source_pred & claim_words) - claim_scope) or bool((claim_pred & source_words) - source_scope)

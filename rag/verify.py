@@ -34,6 +34,7 @@ from rag.text import (
     fold_initialisms,
     names,
     negated,
+    negation_flip,
     negation_scopes,
     numbers,
 )
@@ -415,11 +416,11 @@ def polarity_mismatch(claim: str, source: str) -> bool:
     ...     "A few international NGOs may operate, but there are no known indigenous NGOs.")
     False
     """
-    claim_words, source_words = set(content_words(claim)), set(content_words(source))
-    claim_pred, claim_scope = negation_scopes(claim)
-    source_pred, source_scope = negation_scopes(source)
-    if (source_pred & claim_words) - claim_scope or (claim_pred & source_words) - source_scope:
+    if negation_flip(claim, source):
         return True
+    claim_words = set(content_words(claim))
+    _, claim_scope = negation_scopes(claim)
+    source_pred, source_scope = negation_scopes(source)
     # A plain claim made of what the source denies: two or more of its words under one negation.
     return not claim_scope and len((source_scope - HEDGES) & claim_words) >= 2 and bool(source_pred)
 
