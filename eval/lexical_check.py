@@ -27,15 +27,7 @@ class Support:
 
 
 def negation_mismatch(claim: str, source: str) -> bool:
-    """True when what one side negates is stated without negation by the other.
-
-    >>> negation_mismatch("There were reported prosecutions.", "There were no reported prosecutions.")
-    True
-    >>> negation_mismatch("Prosecutions were not reported.", "There were no reported prosecutions.")
-    False
-    >>> negation_mismatch("It fully complies, and is not making efforts.", "It does not fully comply.")
-    True
-    """
+    """True when what one side negates is stated without negation by the other (tests/test_cite.py)."""
     return negation_flip(claim, source, _near_negations)
 
 

@@ -48,6 +48,9 @@ def test_flipped_negation_fails_both_ways():
     assert check_support("There were no reported prosecutions during the reporting period.", source).supported
     assert negation_mismatch("North Korea has ratified the protocol.", "North Korea has not ratified the protocol.")
     assert negation_mismatch("There is no forced labor in camps.", "Camps use forced labor.")
+    assert not negation_mismatch("Prosecutions were not reported.", "There were no reported prosecutions.")
+    # A negation after a clause boundary says nothing about what came before it.
+    assert negation_mismatch("It fully complies, and is not making efforts.", "It does not fully comply.")
 
 
 def test_unrelated_claim_fails_on_overlap():
