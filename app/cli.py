@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import NoReturn
 
+from rag.schema import MAX_HISTORY_TURNS, Turn, parse_history, turn_limit
 from rag.serialize import hit_json
 from rag.text import squash
 
@@ -140,7 +141,7 @@ def _parse_filters(items: list[str]) -> dict[str, str]:
 
 def _cmd_search(args: argparse.Namespace) -> int:
     from app import build
-    from rag.answer import QuestionError, check_question
+    from rag.schema import QuestionError, check_question
 
     query = _valid_text(args.query, "the query")
     if args.k is not None and not 1 <= args.k <= 100:
@@ -191,7 +192,7 @@ def _valid_text(value: str, what: str) -> str:
     return value
 
 
-def _read_history(path: Path | None, max_chars: int) -> list[dict[str, str]]:
+def _read_history(path: Path | None, max_chars: int) -> list[Turn]:
     """The turns of a --history file, or UsageError saying what is wrong with it and the limits."""
     if path is None:
         return []
@@ -222,18 +223,20 @@ def _read_history(path: Path | None, max_chars: int) -> list[dict[str, str]]:
     for number, turn in enumerate(history, start=1):
         # JSON escapes such as "\udcff" decode to text that cannot be encoded again for the model.
         _valid_text(turn["content"], f"--history turn {number}")
-        limit = max_chars if turn["role"] == "user" else 10 * max_chars
+        limit = turn_limit(turn["role"], max_chars)
         if len(turn["content"]) > limit:
             raise UsageError(
                 f"--history turn {number} ({turn['role']}) has {len(turn['content'])} characters; "
                 f"the limit is {limit} (RAG_MAX_QUESTION_CHARS)"
             )
-    return history
+    if len(history) > MAX_HISTORY_TURNS:
+        raise UsageError(f"--history has {len(history)} turns; the limit is {MAX_HISTORY_TURNS}")
+    return list(parse_history(history, max_chars))
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
     from app import build
-    from rag.answer import QuestionError, check_question
+    from rag.schema import QuestionError, check_question
     from rag.serialize import answer_json
     from rag.types import Answer
 

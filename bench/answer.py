@@ -87,14 +87,14 @@ def main() -> None:
         pipeline = build(settings, say=lambda _m: None, generator=recorder).pipeline
         load_s = time.perf_counter() - t
         warm = items[0]
-        pipeline.answer(warm.question, [h.model_dump() for h in warm.history])
+        pipeline.answer(warm.question, warm.history)
         rows: list[dict] = []
         for rep in range(args.repeat):
             recorder.calls.clear()
             answered = []
             for item in items:
                 before = len(recorder.calls)
-                run, final = timed_stream(pipeline.stream(item.question, [h.model_dump() for h in item.history]))
+                run, final = timed_stream(pipeline.stream(item.question, item.history))
                 call = recorder.calls[-1] if len(recorder.calls) > before else None
                 answered.append((item, run, final, call))
             for item, run, final, call in answered:

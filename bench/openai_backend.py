@@ -27,6 +27,7 @@ from app import build
 from rag.answer import Pipeline
 from rag.generate import Generator, NextTokenScorer
 from rag.generate_openai import ServerConfig, connect
+from rag.schema import Turn
 from rag.settings import Backend, Settings
 
 DEV = Path(__file__).parents[1] / "eval" / "data" / "dev.jsonl"
@@ -83,8 +84,9 @@ def main() -> None:
         rows = []
         for _ in range(args.repeats):
             for item in items:
-                a = base.answer(item["question"], item.get("history", []))
-                b = remote.answer(item["question"], item.get("history", []))
+                history = [Turn.model_validate(t) for t in item.get("history", [])]
+                a = base.answer(item["question"], history)
+                b = remote.answer(item["question"], history)
                 rows.append((item["id"], a, b))
                 print(
                     f"{item['id']}: first token {a.timings.get('first_token_s', 0):.2f} / "

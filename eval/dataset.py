@@ -8,14 +8,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from rag.schema import Turn
+
 # The shared schema's types; a set may add its own ("yes-no", "summary"), reported under their own name.
 KNOWN_TYPES = ("fact", "list", "why", "paraphrase", "multi-turn", "unanswerable", "injection")
-
-
-class Turn(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    role: Literal["user", "assistant"]
-    content: str
 
 
 class EvalItem(BaseModel):

@@ -21,8 +21,7 @@ def run_questions(
     """One answer JSON (plus `id`) per question, asked with its history as a user would."""
     predictions = []
     for i, item in enumerate(items, start=1):
-        history = [t.model_dump() for t in item.history]
-        answer = pipeline.answer(item.question, history)
+        answer = pipeline.answer(item.question, item.history)
         predictions.append({"id": item.id, **answer_json(answer)})
         on_progress(i, len(items))
     return predictions

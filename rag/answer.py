@@ -14,7 +14,6 @@ import functools
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from rag.abstain import AbstainModel, Signals, missing_specifics
 from rag.context import ContextItem, select_context
@@ -22,16 +21,13 @@ from rag.conversation import asked_in_context, last_user_turn, retrieval_query
 from rag.generate import GenerationOptions, Generator, NextTokenScorer
 from rag.prompt import NONE, build_messages, evidence_grammar, parse_reply
 from rag.retrieve import Retriever
+from rag.schema import Turn, check_question
 from rag.settings import AnswerSettings
 from rag.types import AbstainReason, Answer, Citation
 from rag.verify import Aliases, asks_yes_no, check_reply, read_aliases
 
 ABSTAIN_TEXT = "The report does not answer this question."
 QUOTE_INTRO = "The report says:"
-
-
-class QuestionError(ValueError):
-    """A question that cannot be asked as it is (empty, too long); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +45,7 @@ class Pipeline:
     aliases: Aliases | None = None
 
     def stream(
-        self, question: str, history: Sequence[Any] = (), filters: Mapping[str, str] | None = None
+        self, question: str, history: Sequence[Turn] = (), filters: Mapping[str, str] | None = None
     ) -> Iterator[str | Answer]:
         """Yield the chosen evidence as soon as it is known, then the complete Answer."""
         question = check_question(question, self.config.max_question_chars)
@@ -114,7 +110,7 @@ class Pipeline:
         """The given aliases, or those read once from the index (not on every answer)."""
         return self.aliases or read_aliases(self.retriever.index.documents.values())
 
-    def answer(self, question: str, history: Sequence[Any] = (), filters: Mapping[str, str] | None = None) -> Answer:
+    def answer(self, question: str, history: Sequence[Turn] = (), filters: Mapping[str, str] | None = None) -> Answer:
         """The complete Answer, without streaming."""
         final: Answer | None = None
         for event in self.stream(question, history, filters):
@@ -196,16 +192,6 @@ def compose(lead: str, lead_cites: Sequence[int], citations: Sequence[Citation])
     body = lead.rstrip()
     body = f"{body[:-1]}{marks}{body[-1]}" if body[-1] in ".!?" else f"{body}{marks}."
     return f"{body} {quotes}"
-
-
-def check_question(question: str, limit: int) -> str:
-    """The question, stripped of control characters and surrounding space, or QuestionError."""
-    cleaned = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t").strip()
-    if not cleaned:
-        raise QuestionError("the question is empty; type a question about the report")
-    if len(cleaned) > limit:
-        raise QuestionError(f"the question has {len(cleaned)} characters; the limit is {limit}")
-    return cleaned
 
 
 def _abstain(

@@ -3,9 +3,10 @@ from dataclasses import replace
 import pytest
 
 from rag.abstain import AbstainModel
-from rag.answer import ABSTAIN_TEXT, QUOTE_INTRO, Pipeline, QuestionError
+from rag.answer import ABSTAIN_TEXT, QUOTE_INTRO, Pipeline
 from rag.context import select_context
 from rag.prompt import NONE
+from rag.schema import QuestionError
 from rag.serialize import answer_json
 from rag.settings import Settings
 from rag.store import ChunkingConfig, build_index

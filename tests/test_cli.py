@@ -148,4 +148,5 @@ def test_a_valid_history_reaches_the_pipeline(tmp_path, monkeypatch, capsys):
     history = tmp_path / "turns.json"
     history.write_text(json.dumps(turns), encoding="utf-8")
     assert cli.main(["ask", "  What about \x1b[31mchildren?\x07 ", "--history", str(history)]) == 0
-    assert seen == {"question": "What about [31mchildren?", "history": turns}
+    assert seen["question"] == "What about [31mchildren?"
+    assert [t.model_dump() for t in seen["history"]] == turns

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rag.answer import QuestionError, check_question
 from rag.chunk import chunk_document
 from rag.cite import split_claims
 from rag.ingest import content_spans
+from rag.schema import QuestionError, check_question
 from rag.sentences import paragraphs, sentences
 from rag.text import MARKER
 from rag.types import Document

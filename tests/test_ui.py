@@ -99,7 +99,7 @@ def test_export_markdown_holds_the_answer_and_its_quotes(answer):
 
 def test_follow_ups_see_the_plain_conversation(answer):
     history = pipeline_history([answer])
-    assert history == [
+    assert [t.model_dump() for t in history] == [
         {"role": "user", "content": PRISON_QUESTION},
         {"role": "assistant", "content": answer.text},
     ]

@@ -6,9 +6,6 @@ import json
 import math
 import re
 import time
-import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +20,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from rag.answer import QuestionError, check_question
+from rag.schema import AskRequest, QuestionError, SearchRequest, parse
 from rag.serialize import answer_json, hit_json
 from rag.settings import Settings
 from ui.service import AnswerService, Busy
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 1_000_000
-MAX_HISTORY_TURNS = 50
-ROLES = ("user", "assistant")
 
 
 class RequestError(ValueError):
@@ -42,83 +37,20 @@ class RequestError(ValueError):
         self.status = status
 
 
-@dataclass(frozen=True)
-class AskRequest:
-    question: str
-    history: tuple[dict[str, str], ...] = ()
-    filters: Mapping[str, str] | None = None
-
-
-def _control_characters(text: str) -> bool:
-    """True when `text` holds control characters other than tab and newlines."""
-    return any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text)
-
-
 def validate_ask(data: Any, max_chars: int) -> AskRequest:
-    """An AskRequest from decoded JSON, or RequestError saying what is wrong."""
-    if not isinstance(data, dict):
-        raise RequestError('the body must be a JSON object: {"question": "...", "history": [...]}')
-    unknown = set(data) - {"question", "history", "filters"}
-    if unknown:
-        raise RequestError(f"unknown field(s): {', '.join(sorted(unknown))}; expected question, history, filters")
-    question = data.get("question")
-    if not isinstance(question, str):
-        raise RequestError('"question" must be a string')
-    if _control_characters(question):
-        raise RequestError('"question" contains control characters; send plain text')
+    """An AskRequest from decoded JSON, or RequestError (422) saying what is wrong."""
     try:
-        question = check_question(question, max_chars)
+        return parse(AskRequest, data, max_chars)
     except QuestionError as err:
         raise RequestError(str(err)) from err
-    history = data.get("history") or []
-    if not isinstance(history, list) or len(history) > MAX_HISTORY_TURNS:
-        raise RequestError(f'"history" must be a list of at most {MAX_HISTORY_TURNS} turns')
-    turns = []
-    for turn in history:
-        if not (
-            isinstance(turn, dict)
-            and turn.get("role") in ROLES
-            and isinstance(turn.get("content"), str)
-            and len(turn["content"]) <= 10 * max_chars
-        ):
-            raise RequestError(
-                '"history" turns must be {"role": "user" or "assistant", "content": "<text>"} '
-                f"with at most {10 * max_chars} characters"
-            )
-        turns.append({"role": turn["role"], "content": turn["content"]})
-    filters = data.get("filters")
-    if filters is not None and not (
-        isinstance(filters, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in filters.items())
-    ):
-        raise RequestError('"filters" must be an object of metadata fields to values, e.g. {"doc_id": "..."}')
-    return AskRequest(question, tuple(turns), filters or None)
 
 
-@dataclass(frozen=True)
-class SearchRequest:
-    query: str
-    k: int
-    filters: Mapping[str, str] | None = None
-
-
-def validate_search(data: Any, max_chars: int, default_k: int) -> SearchRequest:
+def validate_search(data: Any, max_chars: int) -> SearchRequest:
     """A SearchRequest from decoded JSON (`{"query": str, "k": int, "filters": {...}}`), or RequestError."""
-    if not isinstance(data, dict) or not isinstance(data.get("query"), str):
-        raise RequestError('the body must be a JSON object with a "query" string: {"query": "...", "k": 10}')
-    unknown = set(data) - {"query", "k", "filters"}
-    if unknown:
-        raise RequestError(f"unknown field(s): {', '.join(sorted(unknown))}; expected query, k, filters")
-    if _control_characters(data["query"]):
-        raise RequestError('"query" contains control characters; send plain text')
     try:
-        query = check_question(data["query"], max_chars)
+        return parse(SearchRequest, data, max_chars)
     except QuestionError as err:
-        raise RequestError(str(err).replace("question", "query")) from err
-    k = data.get("k", default_k)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 100:
-        raise RequestError('"k" must be a whole number from 1 to 100')
-    filters = validate_ask({"question": query, "filters": data.get("filters")}, max_chars).filters
-    return SearchRequest(query, k, filters)
+        raise RequestError(str(err)) from err
 
 
 def decode_body(raw: bytes) -> Any:
@@ -214,7 +146,7 @@ def add_routes(app: FastAPI, service: AnswerService, settings: Settings) -> None
         except RequestError as err:
             return JSONResponse({"error": str(err)}, status_code=err.status)
         try:
-            answer = await run_in_threadpool(service.answer, req.question, list(req.history), req.filters)
+            answer = await run_in_threadpool(service.answer, req.question, req.history, req.filters)
         except Busy as err:
             return busy_response(err)
         return JSONResponse(answer_json(answer))
@@ -224,22 +156,18 @@ def add_routes(app: FastAPI, service: AnswerService, settings: Settings) -> None
         # Retrieval only: it never waits for the generation queue.
         try:
             data = decode_body(await request.body())
-            req = validate_search(data, settings.max_question_chars, settings.top_k)
+            req = validate_search(data, settings.max_question_chars)
         except RequestError as err:
             return JSONResponse({"error": str(err)}, status_code=err.status)
-        hits = await run_in_threadpool(service.pipeline.retriever.search, req.query, req.k, req.filters)
+        hits = await run_in_threadpool(service.search, req.query, req.k or settings.top_k, req.filters)
         return JSONResponse({"query": req.query, "hits": [hit_json(h) for h in hits]})
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
         # async: answered on the event loop, so it needs no worker thread while questions hold them.
-        retriever = service.pipeline.retriever
         return {
             "status": "ok",
-            "documents": len(retriever.index.documents),
-            "chunks": len(retriever.index.chunks),
-            "embedder": retriever.embedder.name,
-            "generator": type(service.pipeline.generator).__name__,
+            **service.describe(),
             "reports": [{"doc_id": d.doc_id, "title": d.title} for d in service.documents],
             "queue": {
                 "answering": service.turns.running,

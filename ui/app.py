@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 from fastapi import FastAPI
 
-from rag.answer import QuestionError, check_question
+from rag.schema import QuestionError, Turn, check_question
 from rag.serialize import answer_json
 from rag.settings import Settings
 from rag.types import Answer, Document
@@ -47,12 +47,12 @@ def chat_messages(answers: list[Answer]) -> list[dict[str, str]]:
     return messages
 
 
-def pipeline_history(answers: list[Answer]) -> list[dict[str, str]]:
+def pipeline_history(answers: list[Answer]) -> list[Turn]:
     """The conversation as the pipeline reads it (plain text)."""
     history = []
     for answer in answers:
-        history.append({"role": "user", "content": answer.question})
-        history.append({"role": "assistant", "content": answer.text})
+        history.append(Turn(role="user", content=answer.question))
+        history.append(Turn(role="assistant", content=answer.text))
     return history
 
 
@@ -113,7 +113,7 @@ def build_blocks(service: AnswerService, settings: Settings) -> Any:
         except RequestError as err:
             raise gr.Error(str(err)) from err
         try:
-            return answer_json(service.answer(req.question, list(req.history), req.filters))
+            return answer_json(service.answer(req.question, req.history, req.filters))
         except Busy as err:
             raise gr.Error(str(err), title="Busy", print_exception=False) from err
 
@@ -124,7 +124,7 @@ def build_blocks(service: AnswerService, settings: Settings) -> Any:
             return '<p class="rr-empty">Type a question to see the passages that answer it.</p>'
         if len(query) > settings.max_question_chars:
             return f'<p class="rr-empty">The question is too long (limit {settings.max_question_chars} characters).</p>'
-        return passages_html(service.pipeline.retriever.search(query, settings.top_k))
+        return passages_html(service.search(query, settings.top_k))
 
     def pick_example(evt: gr.SelectData) -> str:
         return str(evt.value["text"])

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.answer import Pipeline
-from rag.types import Answer, Document
+from rag.schema import Turn
+from rag.types import Answer, Document, Hit
 
 # The guess of one answer's duration before any has been measured (seconds), for Retry-After.
 FIRST_GUESS_S = 5.0
@@ -126,8 +127,22 @@ class AnswerService:
     def documents(self) -> list[Document]:
         return list(self.pipeline.retriever.index.documents.values())
 
+    def describe(self) -> dict[str, Any]:
+        """What is being served: the index's size, the models' names."""
+        retriever = self.pipeline.retriever
+        return {
+            "documents": len(retriever.index.documents),
+            "chunks": len(retriever.index.chunks),
+            "embedder": retriever.embedder.name,
+            "generator": type(self.pipeline.generator).__name__,
+        }
+
+    def search(self, query: str, k: int, filters: Mapping[str, str] | None = None) -> list[Hit]:
+        """Ranked passages: retrieval only, never waiting for a turn."""
+        return self.pipeline.retriever.search(query, k, filters)
+
     def stream(
-        self, question: str, history: Sequence[Any] = (), filters: Mapping[str, str] | None = None
+        self, question: str, history: Sequence[Turn] = (), filters: Mapping[str, str] | None = None
     ) -> Iterator[str | Answer]:
         """The pipeline's stream (text pieces, then the Answer) within one turn; raises Busy first if none."""
         self.turns.acquire()
@@ -138,7 +153,7 @@ class AnswerService:
             # Also runs when the reader stops early (a closed browser tab closes the generator).
             self.turns.release(time.monotonic() - started)
 
-    def answer(self, question: str, history: Sequence[Any] = (), filters: Mapping[str, str] | None = None) -> Answer:
+    def answer(self, question: str, history: Sequence[Turn] = (), filters: Mapping[str, str] | None = None) -> Answer:
         """The complete Answer, or Busy."""
         final = None
         for event in self.stream(question, history, filters):

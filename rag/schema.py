@@ -1,0 +1,208 @@
+"""What comes in at the edge: a question, a conversation turn, an ask and a search request.
+
+One set of types and limits for the JSON API, the chat, `rag ask --history` and the pipeline.
+A question is at most `max_chars` characters (RAG_MAX_QUESTION_CHARS); an earlier user turn too,
+an assistant turn ten times that (it quotes the report); at most 50 turns. Validation needs the
+configured limit, given as `context={"max_chars": n}` or through `parse`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
+
+MAX_HISTORY_TURNS = 50
+ASSISTANT_TURN_FACTOR = 10  # an assistant turn may be this many times a question's length
+MAX_K = 100
+
+
+class QuestionError(ValueError):
+    """A question or request that cannot be taken as it is; the message says what to fix."""
+
+
+def check_question(question: str, limit: int) -> str:
+    """The question, stripped of control characters and surrounding space, or QuestionError."""
+    cleaned = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t").strip()
+    if not cleaned:
+        raise QuestionError("the question is empty; type a question about the report")
+    if len(cleaned) > limit:
+        raise QuestionError(f"the question has {len(cleaned)} characters; the limit is {limit}")
+    return cleaned
+
+
+def turn_limit(role: str, max_chars: int) -> int:
+    """How long a turn of `role` may be."""
+    return max_chars if role == "user" else ASSISTANT_TURN_FACTOR * max_chars
+
+
+def _control_characters(text: str) -> bool:
+    """True when `text` holds control characters other than tab and newlines."""
+    return any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in text)
+
+
+def _max_chars(info: ValidationInfo) -> int:
+    """The configured question limit, or the settings' default when validating without one."""
+    from rag.settings import Settings
+
+    default = Settings.model_fields["max_question_chars"].default
+    return int((info.context or {}).get("max_chars", default))
+
+
+class Turn(BaseModel):
+    """One earlier turn of the conversation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: str
+
+    @model_validator(mode="after")
+    def _within_limit(self, info: ValidationInfo) -> Turn:
+        limit = turn_limit(self.role, _max_chars(info))
+        if len(self.content) > limit:
+            raise ValueError(f"a turn by the {self.role} has {len(self.content)} characters; the limit is {limit}")
+        return self
+
+
+_TURN_SHAPE = '{"role": "user" or "assistant", "content": "<text>"}'
+
+
+def _turns(value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple) or len(value) > MAX_HISTORY_TURNS:
+        raise ValueError(f'"history" must be a list of at most {MAX_HISTORY_TURNS} turns')
+    turns = []
+    for turn in value:
+        if isinstance(turn, Turn):
+            turn = turn.model_dump()
+        if not (
+            isinstance(turn, dict)
+            and turn.get("role") in ("user", "assistant")
+            and isinstance(turn.get("content"), str)
+        ):
+            raise ValueError(f'"history" turns must be {_TURN_SHAPE}')
+        try:
+            turns.append(Turn.model_validate({"role": turn["role"], "content": turn["content"]}, context=info.context))
+        except ValidationError as err:
+            raise ValueError(f'"history" turns must be {_TURN_SHAPE}; {message(err)}') from err
+    return tuple(turns)
+
+
+def _text(value: Any, name: str, info: ValidationInfo) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f'"{name}" must be a string')
+    if _control_characters(value):
+        raise ValueError(f'"{name}" contains control characters; send plain text')
+    try:
+        return check_question(value, _max_chars(info))
+    except QuestionError as err:
+        raise ValueError(str(err).replace("question", name)) from err
+
+
+def _filters(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not (isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
+        raise ValueError('"filters" must be an object of metadata fields to values, e.g. {"doc_id": "..."}')
+    return dict(value) or None
+
+
+def _known_fields(data: Any, fields: tuple[str, ...], shape: str) -> Any:
+    if not isinstance(data, dict):
+        raise ValueError(f"the body must be a JSON object: {shape}")
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}; expected {', '.join(fields)}")
+    return data
+
+
+class AskRequest(BaseModel):
+    """A question, the conversation so far, and optional metadata filters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    question: str
+    history: tuple[Turn, ...] = ()
+    filters: dict[str, str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        return _known_fields(data, ("question", "history", "filters"), '{"question": "...", "history": [...]}')
+
+    @field_validator("question", mode="before")
+    @classmethod
+    def _question(cls, value: Any, info: ValidationInfo) -> str:
+        return _text(value, "question", info)
+
+    @field_validator("history", mode="before")
+    @classmethod
+    def _history(cls, value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
+        return _turns(value, info)
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filters(cls, value: Any) -> dict[str, str] | None:
+        return _filters(value)
+
+
+class SearchRequest(BaseModel):
+    """A query for ranked passages: how many, and optional metadata filters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    query: str
+    k: int | None = None
+    filters: dict[str, str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not isinstance(data.get("query"), str):
+            raise ValueError('the body must be a JSON object with a "query" string: {"query": "...", "k": 10}')
+        return _known_fields(data, ("query", "k", "filters"), '{"query": "...", "k": 10}')
+
+    @field_validator("query", mode="before")
+    @classmethod
+    def _query(cls, value: Any, info: ValidationInfo) -> str:
+        return _text(value, "query", info)
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _k(cls, value: Any) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_K:
+            raise ValueError(f'"k" must be a whole number from 1 to {MAX_K}')
+        return value
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filters(cls, value: Any) -> dict[str, str] | None:
+        return _filters(value)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def message(err: ValidationError) -> str:
+    """The first problem of a validation error, in the words the validators chose."""
+    first = err.errors()[0]
+    text = str(first.get("msg", err))
+    return text.removeprefix("Value error, ")
+
+
+def parse(model: type[M], data: Any, max_chars: int) -> M:
+    """`data` as a `model`, or QuestionError saying what to fix."""
+    try:
+        return model.model_validate(data, context={"max_chars": max_chars})
+    except ValidationError as err:
+        raise QuestionError(message(err)) from err
+
+
+def parse_history(turns: Any, max_chars: int) -> tuple[Turn, ...]:
+    """A conversation (a list of turns) as Turns, or QuestionError."""
+    return parse(AskRequest, {"question": "?", "history": turns}, max_chars).history
