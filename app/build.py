@@ -85,7 +85,7 @@ def open_index(settings: Settings, embedder: Embedder, say: Say = print) -> Corp
     except IndexMissing:
         say(f"no index in {settings.index_dir} yet: building it from {', '.join(map(str, settings.corpus))}")
         return _build(settings, settings.corpus, embedder, None, say).index
-    reason = stale_reason(index, embedder.name, chunking(settings), index.inputs)
+    reason = stale_reason(index.manifest, embedder.name, chunking(settings), index.inputs)
     if reason is None:
         return index
     say(f"the index in {settings.index_dir} is stale ({reason}): rebuilding")

@@ -27,6 +27,7 @@ from bench.stats import machine, peak_rss_mb, summarize
 from embeddings.index import DenseIndex, top_k
 from eval.dataset import load_dataset
 from rag.lexical import LexicalIndex
+from rag.manifest import ChunkingConfig, Manifest
 from rag.retrieve import Retriever
 from rag.settings import RetrievalMode, Settings
 from rag.store import CorpusIndex
@@ -92,7 +93,10 @@ def run_size(n: int, settings: Settings, embedder, pool, sentence_vectors, queri
     t = time.perf_counter()
     lexical = LexicalIndex.build(texts)
     bm25_build_s = time.perf_counter() - t
-    index = CorpusIndex(Path("/in-memory"), {}, corpus.documents, corpus.chunks, vectors, dense, lexical)
+    manifest = Manifest(
+        embedder.name, int(vectors.shape[1]), ChunkingConfig(0, 0), dense.kind, n, (), {}, {}
+    )  # an index held in memory only: no inputs, no files
+    index = CorpusIndex(Path("/in-memory"), manifest, corpus.documents, corpus.chunks, vectors, dense, lexical)
     row: dict = {
         "chunks": n,
         "documents": len(corpus.documents),

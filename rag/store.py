@@ -15,15 +15,12 @@ refuses a corrupt index as a whole.
 from __future__ import annotations
 
 import errno
-import fcntl
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,12 +28,26 @@ import numpy as np
 
 from embeddings.encoder import Embedder
 from embeddings.index import DenseIndex
+from rag import swap
 from rag.chunk import chunk_documents
-from rag.ingest import IngestLimits, Skipped, discover, load_documents
+from rag.ingest import IngestLimits, Skipped, load_documents
 from rag.lexical import LexicalIndex
+from rag.manifest import (
+    FORMAT,
+    ChunkingConfig,
+    Manifest,
+    recorded_inputs,
+    sha256,
+    stale_reason,
+    stat_mark,
+    tree_hashes,
+    versions,
+)
+from rag.swap import remove_leftovers
 from rag.types import Chunk, Document
 
-FORMAT = 1
+__all__ = ["ChunkingConfig", "recorded_inputs", "remove_leftovers", "stale_reason"]  # re-exported for callers
+
 _FILES = ("documents.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss")
 
 
@@ -53,17 +64,11 @@ class IndexWriteError(OSError):
 
 
 @dataclass(frozen=True)
-class ChunkingConfig:
-    max_chars: int
-    overlap: int
-
-
-@dataclass(frozen=True)
 class CorpusIndex:
     """Everything retrieval needs, loaded together from one build folder."""
 
     path: Path
-    manifest: dict
+    manifest: Manifest
     documents: dict[str, Document]
     chunks: tuple[Chunk, ...]
     vectors: np.ndarray
@@ -72,11 +77,11 @@ class CorpusIndex:
 
     @property
     def embedder_name(self) -> str:
-        return str(self.manifest["embedder"]["name"])
+        return self.manifest.embedder_name
 
     @property
     def inputs(self) -> tuple[Path, ...]:
-        return tuple(Path(p) for p in self.manifest["inputs"])
+        return tuple(Path(p) for p in self.manifest.inputs)
 
 
 @dataclass(frozen=True)
@@ -115,7 +120,7 @@ def build_index(
     builds = index_dir / "builds"
     try:
         builds.mkdir(parents=True, exist_ok=True)
-        remove_leftovers(index_dir)
+        swap.remove_leftovers(index_dir)
         # The pid in the name lets a later build tell an abandoned folder from one still being written.
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=builds))
     except OSError as err:
@@ -126,29 +131,29 @@ def build_index(
         np.save(tmp / "vectors.npy", vectors)
         _save_dense(dense, tmp / "dense.faiss")
         lexical.save(tmp / "bm25")
-        manifest = {
-            "format": FORMAT,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "embedder": {"name": embedder.name, "dim": embedder.dim},
-            "chunking": asdict(chunking),
-            "dense_kind": dense.kind,
-            "n_chunks": len(chunks),
-            "inputs": [str(p) for p in inputs],
+        manifest = Manifest(
+            embedder_name=embedder.name,
+            embedder_dim=embedder.dim,
+            chunking=chunking,
+            dense_kind=dense.kind,
+            n_chunks=len(chunks),
+            inputs=tuple(str(p) for p in inputs),
+            documents={d.doc_id: {"source": d.source, "sha256": d.sha256, "title": d.title} for d in docs},
+            files={name: sha256(tmp / name) for name in _FILES} | tree_hashes(tmp / "bm25", "bm25/"),
             # Skipped files may be huge or lie outside the allowed folders: note their size and time, never read them.
-            "skipped": {str(item.path): _stat_mark(item.path) for item in skipped if item.path.is_file()},
-            "documents": {d.doc_id: {"source": d.source, "sha256": d.sha256, "title": d.title} for d in docs},
-            "versions": _versions(),
-            "files": {name: _sha256(tmp / name) for name in _FILES} | _tree_hashes(tmp / "bm25", "bm25/"),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-        _fsync_tree(tmp)
+            skipped={str(item.path): stat_mark(item.path) for item in skipped if item.path.is_file()},
+            versions=versions(),
+            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+        manifest.write(tmp / "manifest.json")
+        swap.fsync_tree(tmp)
         final = builds / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{tmp.name[-6:]}"
         # One swap at a time: a concurrent build's cleanup must not remove this build before `current` names it.
-        with _swap_lock(index_dir):
+        with swap.swap_lock(index_dir):
             tmp.rename(final)
-            _fsync_dir(builds)
-            _point_current(index_dir, final)
-            _remove_old_builds(builds, keep=final)
+            swap.fsync_dir(builds)
+            swap.point_current(index_dir, final)
+            swap.remove_old_builds(builds, keep=final)
     except OSError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         raise _write_error(index_dir, err, vectors) from err
@@ -190,11 +195,12 @@ def load_index(index_dir: Path, mmap: bool = False) -> CorpusIndex:
 def _load_build(path: Path, mmap: bool) -> CorpusIndex:
     """One build folder, every file checked against the manifest; IndexCorrupt if anything is off."""
     try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("format") != FORMAT:
-            raise IndexCorrupt(f"index format {manifest.get('format')} is not {FORMAT}; run `rag index --rebuild`")
-        for name, digest in manifest["files"].items():
-            if _sha256(path / name) != digest:
+        data = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        if data.get("format") != FORMAT:
+            raise IndexCorrupt(f"index format {data.get('format')} is not {FORMAT}; run `rag index --rebuild`")
+        manifest = Manifest.from_json(data)
+        for name, digest in manifest.files.items():
+            if sha256(path / name) != digest:
                 raise IndexCorrupt(f"{path / name} does not match its checksum; run `rag index --rebuild`")
         documents = {d["doc_id"]: _document(d) for d in _read_jsonl(path / "documents.jsonl")}
         chunks = tuple(Chunk(**c) for c in _read_jsonl(path / "chunks.jsonl"))
@@ -205,56 +211,15 @@ def _load_build(path: Path, mmap: bool) -> CorpusIndex:
         raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
         raise IndexCorrupt(f"index at {path} cannot be read ({err}); run `rag index --rebuild`") from err
-    if not (len(chunks) == manifest["n_chunks"] == len(vectors) == dense.size):
+    if not (len(chunks) == manifest.n_chunks == len(vectors) == dense.size):
         raise IndexCorrupt(f"index at {path} has inconsistent sizes; run `rag index --rebuild`")
-    dims = {vectors.shape[1] if vectors.ndim == 2 else -1, manifest["embedder"]["dim"]}
+    dims = {vectors.shape[1] if vectors.ndim == 2 else -1, manifest.embedder_dim}
     if len(dims) != 1:
         raise IndexCorrupt(
             f"index at {path} holds vectors of width {sorted(dims)} for embedder "
-            f"{manifest['embedder']['name']!r}; run `rag index --rebuild`"
+            f"{manifest.embedder_name!r}; run `rag index --rebuild`"
         )
     return CorpusIndex(path, manifest, documents, chunks, vectors, dense, lexical)
-
-
-def recorded_inputs(index_dir: Path) -> list[Path]:
-    """The inputs named by the current build's manifest, even when the build is damaged; [] if unreadable."""
-    try:
-        manifest = json.loads(((index_dir / "current").resolve() / "manifest.json").read_text(encoding="utf-8"))
-        inputs = manifest["inputs"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-    ok = isinstance(inputs, list) and all(isinstance(p, str) for p in inputs)
-    return [Path(p) for p in inputs] if ok else []
-
-
-def stale_reason(
-    index: CorpusIndex, embedder_name: str, chunking: ChunkingConfig, inputs: Sequence[Path]
-) -> str | None:
-    """Why the index no longer matches the settings and sources, or None if it is current."""
-    m = index.manifest
-    if m["embedder"]["name"] != embedder_name:
-        return f"it was built with embedder {m['embedder']['name']!r}, the settings ask for {embedder_name!r}"
-    if m["chunking"] != asdict(chunking):
-        return f"it was built with chunking {m['chunking']}, the settings ask for {asdict(chunking)}"
-    wanted = sorted(str(Path(p).resolve()) for p in inputs)
-    if sorted(m["inputs"]) != wanted:
-        return f"it covers {sorted(m['inputs'])}, not {wanted}"
-    indexed = {d["source"]: d["sha256"] for d in m["documents"].values()} | m.get("skipped", {})
-    for path in discover(Path(p).resolve() for p in inputs):
-        if not path.is_file():
-            continue  # a missing input was reported when the index was built
-        # A document is recorded under its resolved path, so a symlink inside the corpus finds its target.
-        key = str(path) if str(path) in indexed else str(path.resolve())
-        if key not in indexed:
-            return f"{path} is new"
-        recorded = indexed[key]
-        current = _stat_mark(path) if recorded.startswith("stat:") else _sha256(path)
-        if current != recorded:
-            return f"{path} has changed"
-    for source in indexed:
-        if not Path(source).exists():
-            return f"{source} is gone"
-    return None
 
 
 def _vectors_for(
@@ -273,64 +238,6 @@ def _vectors_for(
         on_progress(f"embedding {len(todo)} new chunks ({len(chunks) - len(todo)} reused)")
         vectors[todo] = embedder.embed([chunks[i].text for i in todo])
     return vectors, len(chunks) - len(todo)
-
-
-@contextmanager
-def _swap_lock(index_dir: Path) -> Iterator[None]:
-    """An exclusive lock on the index folder; the system releases it if the process dies."""
-    fd = os.open(index_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _point_current(index_dir: Path, target: Path) -> None:
-    link = index_dir / f".current-{os.getpid()}"
-    if link.is_symlink() or link.exists():
-        link.unlink()
-    link.symlink_to(target.relative_to(index_dir))
-    os.replace(link, index_dir / "current")
-    _fsync_dir(index_dir)
-
-
-def remove_leftovers(index_dir: Path) -> list[Path]:
-    """Remove what killed builds left behind: temporary build folders and link files of dead processes.
-
-    Folders of builds still running (their process is alive) are kept. Returns what was removed.
-    """
-    removed = []
-    candidates = [*(index_dir / "builds").glob(".tmp-*"), *index_dir.glob(".current-*")]
-    for path in candidates:
-        if _process_alive(_pid_in(path.name)):
-            continue
-        if path.is_symlink() or path.is_file():
-            path.unlink(missing_ok=True)
-        else:
-            shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
-    return removed
-
-
-def _pid_in(name: str) -> int | None:
-    """The process id in a leftover's name: '.tmp-4242-abc' -> 4242, '.current-7' -> 7, '.tmp-abc' -> None."""
-    field = name.split("-")[1] if name.count("-") >= 1 else ""
-    return int(field) if field.isdigit() else None
-
-
-def _process_alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
 
 
 def _write_error(index_dir: Path, err: OSError, vectors: np.ndarray) -> IndexWriteError:
@@ -354,13 +261,6 @@ def _save_dense(dense: DenseIndex, path: Path) -> None:
         raise OSError(code, os.strerror(code), str(path)) from err
 
 
-def _remove_old_builds(builds: Path, keep: Path) -> None:
-    """Drop superseded builds; a reader that still has one open keeps its files (POSIX)."""
-    for child in builds.iterdir():
-        if child != keep and not child.name.startswith(".tmp-"):
-            shutil.rmtree(child, ignore_errors=True)
-
-
 def _document(row: dict) -> Document:
     row = dict(row)
     row["spans"] = tuple(tuple(s) for s in row["spans"])
@@ -377,49 +277,3 @@ def _write_jsonl(path: Path, rows) -> None:
 def _read_jsonl(path: Path) -> list[dict]:
     with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
-
-
-def _stat_mark(path: Path) -> str:
-    """A file's size and modification time, for files that are noted but not read."""
-    st = path.stat()
-    return f"stat:{st.st_size}:{st.st_mtime_ns}"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _tree_hashes(folder: Path, prefix: str) -> dict[str, str]:
-    return {prefix + p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.is_file()}
-
-
-def _fsync_tree(folder: Path) -> None:
-    for p in folder.rglob("*"):
-        if p.is_file():
-            with p.open("rb") as f:
-                os.fsync(f.fileno())
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in ("report-rag", "faiss-cpu", "bm25s", "sentence-transformers", "numpy"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out

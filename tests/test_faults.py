@@ -60,6 +60,7 @@ import numpy as np
 
 import app.build
 import rag.store
+import rag.swap
 from app import cli
 from tests.fakes import HashEmbedder
 
@@ -88,9 +89,9 @@ if stage == "write":  # the temporary build folder exists and is half written
 
     np.save = save_then_hang
 elif stage == "swap":  # the build folder is complete and renamed, `current` not yet repointed
-    rag.store._point_current = hang
+    rag.swap.point_current = hang
 elif stage == "pause":  # as "swap", then carries on once the file `<marker>.go` appears
-    real_point = rag.store._point_current
+    real_point = rag.swap.point_current
 
     def pause(index_dir, target):
         marker.write_text(str(os.getpid()))
@@ -99,7 +100,7 @@ elif stage == "pause":  # as "swap", then carries on once the file `<marker>.go`
             time.sleep(0.05)
         real_point(index_dir, target)
 
-    rag.store._point_current = pause
+    rag.swap.point_current = pause
 elif stage == "link":  # the new link exists under a temporary name, not yet renamed over `current`
     real_replace = os.replace
 

@@ -353,7 +353,7 @@ def test_file_name_that_is_not_utf8_is_skipped_and_the_rest_builds(tmp_path, emb
     ]
     loaded = load_index(tmp_path / "idx")
     assert loaded.chunks == report.index.chunks
-    assert stale_reason(loaded, embedder.name, ChunkingConfig(400, 1), [root]) is None
+    assert stale_reason(loaded.manifest, embedder.name, ChunkingConfig(400, 1), [root]) is None
 
 
 def test_oversized_sidecar_is_refused(tmp_path):

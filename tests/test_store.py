@@ -62,21 +62,21 @@ def test_adding_a_document_embeds_only_its_chunks(tmp_path, corpus):
 
 def test_stale_reasons(tmp_path, embedder, corpus):
     index = build(tmp_path, [corpus], embedder).index
-    assert stale_reason(index, "fake-hash", CHUNKING, [corpus]) is None
-    assert "embedder" in stale_reason(index, "other-model", CHUNKING, [corpus])
-    assert "chunking" in stale_reason(index, "fake-hash", ChunkingConfig(200, 0), [corpus])
+    assert stale_reason(index.manifest, "fake-hash", CHUNKING, [corpus]) is None
+    assert "embedder" in stale_reason(index.manifest, "other-model", CHUNKING, [corpus])
+    assert "chunking" in stale_reason(index.manifest, "fake-hash", ChunkingConfig(200, 0), [corpus])
     write(corpus, "camps.txt", "Camps\n\nChanged text.")
-    assert "changed" in stale_reason(index, "fake-hash", CHUNKING, [corpus])
+    assert "changed" in stale_reason(index.manifest, "fake-hash", CHUNKING, [corpus])
     write(corpus, "more.txt", "Another report.")
     (corpus / "camps.txt").unlink()
-    assert stale_reason(index, "fake-hash", CHUNKING, [corpus]) is not None
+    assert stale_reason(index.manifest, "fake-hash", CHUNKING, [corpus]) is not None
 
 
 def test_skipped_files_do_not_make_the_index_stale(tmp_path, embedder, corpus):
     write(corpus, "broken.txt", b"\x00\x01binary")
     report = build(tmp_path, [corpus], embedder)
     assert [s.path.name for s in report.skipped] == ["broken.txt"]
-    assert stale_reason(report.index, "fake-hash", CHUNKING, [corpus]) is None
+    assert stale_reason(report.index.manifest, "fake-hash", CHUNKING, [corpus]) is None
 
 
 @pytest.mark.parametrize("victim", ["chunks.jsonl", "vectors.npy", "dense.faiss", "manifest.json"])
@@ -134,7 +134,7 @@ def test_index_command_adds_paths_and_keeps_earlier_inputs(tmp_path, corpus):
 
 
 def test_skipped_files_are_never_read_to_check_staleness(tmp_path, embedder, corpus, monkeypatch):
-    from rag import store
+    from rag import manifest
     from rag.ingest import IngestLimits
 
     big = corpus / "huge.txt"
@@ -146,16 +146,16 @@ def test_skipped_files_are_never_read_to_check_staleness(tmp_path, embedder, cor
     report = build_index(tmp_path / "index", [corpus], embedder, CHUNKING, limits=limits)
     assert sorted(s.path.name for s in report.skipped) == ["huge.txt", "leak.txt"]
     hashed: list[str] = []
-    real_sha = store._sha256
-    monkeypatch.setattr(store, "_sha256", lambda path: hashed.append(path.name) or real_sha(path))
-    assert stale_reason(report.index, "fake-hash", CHUNKING, [corpus]) is None
+    real_sha = manifest.sha256
+    monkeypatch.setattr(manifest, "sha256", lambda path: hashed.append(path.name) or real_sha(path))
+    assert stale_reason(report.index.manifest, "fake-hash", CHUNKING, [corpus]) is None
     assert sorted(hashed) == ["camps.txt", "work.txt"]
     with big.open("ab") as f:
         f.write(b"more")
-    assert "huge.txt has changed" in stale_reason(report.index, "fake-hash", CHUNKING, [corpus])
+    assert "huge.txt has changed" in stale_reason(report.index.manifest, "fake-hash", CHUNKING, [corpus])
 
 
 def test_symlink_inside_the_corpus_does_not_make_the_index_stale(tmp_path, embedder, corpus):
     (corpus / "alias.txt").symlink_to(corpus / "camps.txt")
     index = build(tmp_path, [corpus], embedder).index
-    assert stale_reason(index, "fake-hash", CHUNKING, [corpus]) is None
+    assert stale_reason(index.manifest, "fake-hash", CHUNKING, [corpus]) is None
