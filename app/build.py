@@ -167,18 +167,10 @@ def server_config(settings: Settings) -> ServerConfig:
 
 @dataclass(frozen=True)
 class Application:
-    """The built product: its settings, retriever, generator and answer pipeline."""
+    """The built product: its settings and its answer pipeline (retriever, generator, checks)."""
 
     settings: Settings
     pipeline: Pipeline
-
-    @property
-    def retriever(self) -> Retriever:
-        return self.pipeline.retriever
-
-    @property
-    def generator(self) -> Generator:
-        return self.pipeline.generator
 
     def service(self) -> Any:
         """The answer service the web app asks through (one answer at a time, a bounded line)."""

@@ -55,6 +55,8 @@ class IngestError(ValueError):
 
 @dataclass(frozen=True)
 class Skipped:
+    """An input left out of the index, and why (unreadable, too large, outside the allowed folders)."""
+
     path: Path
     reason: str
 

@@ -20,6 +20,8 @@ FORMAT = 1
 
 @dataclass(frozen=True)
 class ChunkingConfig:
+    """How documents are cut into passages: up to `max_chars` characters, `overlap` sentences shared."""
+
     max_chars: int
     overlap: int
 

@@ -119,14 +119,24 @@ def _known_fields(data: Any, fields: tuple[str, ...], shape: str) -> Any:
     return data
 
 
-class AskRequest(BaseModel):
-    """A question, the conversation so far, and optional metadata filters."""
+class _Filtered(BaseModel):
+    """A request that may be limited to reports by their metadata (`{"doc_id": "..."}`)."""
 
     model_config = ConfigDict(frozen=True)
 
+    filters: dict[str, str] | None = None
+
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _filters(cls, value: Any) -> dict[str, str] | None:
+        return _filters(value)
+
+
+class AskRequest(_Filtered):
+    """A question, the conversation so far, and optional metadata filters."""
+
     question: str
     history: tuple[Turn, ...] = ()
-    filters: dict[str, str] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -143,20 +153,12 @@ class AskRequest(BaseModel):
     def _history(cls, value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
         return _turns(value, info)
 
-    @field_validator("filters", mode="before")
-    @classmethod
-    def _filters(cls, value: Any) -> dict[str, str] | None:
-        return _filters(value)
 
-
-class SearchRequest(BaseModel):
+class SearchRequest(_Filtered):
     """A query for ranked passages: how many, and optional metadata filters."""
-
-    model_config = ConfigDict(frozen=True)
 
     query: str
     k: int | None = None
-    filters: dict[str, str] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -178,11 +180,6 @@ class SearchRequest(BaseModel):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_K:
             raise ValueError(f'"k" must be a whole number from 1 to {MAX_K}')
         return value
-
-    @field_validator("filters", mode="before")
-    @classmethod
-    def _filters(cls, value: Any) -> dict[str, str] | None:
-        return _filters(value)
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -7,16 +7,12 @@ from typing import Any
 from rag.types import Answer, Chunk, Citation, Hit
 
 
+# The fields of a passage object, in the order the JSON gives them.
+PASSAGE_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "paragraph")
+
+
 def _passage(c: Chunk) -> dict[str, Any]:
-    return {
-        "chunk_id": c.chunk_id,
-        "doc_id": c.doc_id,
-        "title": c.title,
-        "text": c.text,
-        "start": c.start,
-        "end": c.end,
-        "paragraph": c.paragraph,
-    }
+    return {name: getattr(c, name) for name in PASSAGE_FIELDS}
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
