@@ -6,7 +6,6 @@ from typing import Any
 
 from rag.types import Answer, Chunk, Citation, Hit
 
-
 # The fields of a passage object, in the order the JSON gives them.
 PASSAGE_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "paragraph")
 
