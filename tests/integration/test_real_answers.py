@@ -21,7 +21,7 @@ def pipeline(tmp_path_factory):
 @pytest.fixture(scope="module")
 def choosing(pipeline):
     """The same models with abstention on the fitted signals off: what the model chooses and writes."""
-    return replace(pipeline, config=replace(pipeline.config, abstain=AbstainModel(threshold=1.0)))
+    return replace(pipeline, abstain=AbstainModel(threshold=1.0))
 
 
 def test_prison_labor_evidence_is_chosen_and_quoted_exactly(choosing, pipeline):
@@ -103,7 +103,7 @@ def test_a_question_about_one_report_is_never_answered_supported_from_another(tm
 
     settings = Settings(index_dir=tmp_path / "index", corpus=[DEFAULT_CORPUS, REPORTS])
     several = build.build(settings, say=lambda _m: None).pipeline
-    choosing = replace(several, config=replace(several.config, abstain=AbstainModel(threshold=1.0)))
+    choosing = replace(several, abstain=AbstainModel(threshold=1.0))
     answer = choosing.answer("Which tier was Mongolia placed on?")
     assert answer.abstained or answer.citations
     assert all("mongolia" in c.doc_id for c in answer.citations if c.supported), answer
