@@ -135,8 +135,8 @@ def _load_or_none(settings: Settings, say: Say) -> CorpusIndex | None:
 
 def generator_path(settings: Settings, say: Say = print) -> Path:
     """The generator's model file or folder; the packaged default is joined once into the cache."""
-    if settings.generator_model:
-        return Path(settings.generator_model).expanduser()
+    if settings.generator.model:
+        return Path(settings.generator.model).expanduser()
     target = settings.cache_dir / "models" / QWEN_CODER_1_5B.filename
     if not target.exists():
         say(f"joining the packaged {QWEN_CODER_1_5B.filename} into {target.parent} (once)")
@@ -144,13 +144,14 @@ def generator_path(settings: Settings, say: Say = print) -> Path:
 
 
 def make_generator(settings: Settings, say: Say = print) -> Generator:
-    if settings.generator_backend is Backend.OPENAI:
+    group = settings.generator
+    if group.backend is Backend.OPENAI:
         return connect(server_config(settings))
     path = generator_path(settings, say)
-    threads = settings.generator_threads or None
-    if settings.generator_backend is Backend.TRANSFORMERS:
+    threads = group.threads or None
+    if group.backend is Backend.TRANSFORMERS:
         return TransformersGenerator(path, n_threads=threads)
-    return LlamaCppGenerator(path, n_ctx=settings.context_tokens, n_threads=threads)
+    return LlamaCppGenerator(path, n_ctx=group.context_tokens, n_threads=threads)
 
 
 def server_config(settings: Settings) -> ServerConfig:
@@ -176,7 +177,8 @@ class Application:
         """The answer service the web app asks through (one answer at a time, a bounded line)."""
         from ui.service import AnswerService
 
-        return AnswerService(self.pipeline, self.settings.max_queue, self.settings.queue_timeout_s)
+        server = self.settings.server
+        return AnswerService(self.pipeline, server.max_queue, server.queue_timeout_s)
 
     def web(self, service: Any = None) -> Any:
         """The web app: JSON API, widget script and the Gradio chat."""
@@ -211,9 +213,10 @@ def build(
 
 def abstain_model(settings: Settings) -> AbstainModel:
     """The fitted abstention model named by settings (the shipped one by default); 1.0 turns abstention off."""
-    model = AbstainModel.load(settings.abstain_model)
-    if settings.abstain_threshold is not None:
-        model = replace(model, threshold=settings.abstain_threshold)
+    group = settings.answer
+    model = AbstainModel.load(group.abstain_model)
+    if group.abstain_threshold is not None:
+        model = replace(model, threshold=group.abstain_threshold)
     return model
 
 

@@ -173,8 +173,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     settings = settings_from(args, host=args.host, port=args.port)
     web = build.build(settings, say=say).web()
-    print(f"report-rag is serving on http://{settings.host}:{settings.port}", file=sys.stderr)
-    uvicorn.run(web, host=settings.host, port=settings.port, log_level="warning")
+    server = settings.server
+    print(f"report-rag is serving on http://{server.host}:{server.port}", file=sys.stderr)
+    uvicorn.run(web, host=server.host, port=server.port, log_level="warning")
     return EXIT_OK
 
 

@@ -165,11 +165,9 @@ class Settings(BaseSettings):
 @dataclass(frozen=True)
 class RetrievalSettings:
     mode: RetrievalMode
-    top_k: int
     fusion: Fusion
     rrf_k: int
     dense_weight: float
-    exact_search_max_chunks: int
 
 
 @dataclass(frozen=True)
@@ -198,6 +196,3 @@ class ServerSettings:
     port: int
     max_queue: int
     queue_timeout_s: float
-    rate_limit: str
-    allowed_origins: tuple[str, ...]
-    max_question_chars: int

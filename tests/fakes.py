@@ -155,12 +155,9 @@ EVIL_TITLE = 'Evil <img src=x onerror="window.__pwned = 1"> report'
 EVIL_TEXT = f"{EVIL_TITLE}\n\nIt says <script>window.__pwned = 2</script> about tunnels and <b>bold</b> claims."
 
 
-def test_settings(index_dir: Path, **values) -> Settings:
+def fake_settings(index_dir: Path, **values) -> Settings:
     """Settings for a test: its own index folder; abstention on the fitted signals off unless given."""
     return Settings(**{"index_dir": index_dir, "abstain_threshold": 1.0, **values})
-
-
-test_settings.__test__ = False  # a helper, not a test
 
 
 def pipeline_over(index, generator, embedder=None, **values):
@@ -169,7 +166,7 @@ def pipeline_over(index, generator, embedder=None, **values):
 
     if isinstance(generator, str):
         generator = ScriptedGenerator(generator)
-    settings = test_settings(index.path, **values)
+    settings = fake_settings(index.path, **values)
     return build(
         settings, say=lambda _m: None, embedder=embedder or HashEmbedder(), generator=generator, index=index
     ).pipeline
@@ -182,5 +179,5 @@ def fake_pipeline(folder: Path, *replies: str):
     docs = folder / "docs"
     write(docs, "evil.txt", EVIL_TEXT)
     generator = ScriptedGenerator(*replies) if replies else ChoosingGenerator("logging, mining", PRISON_REPLY)
-    settings = test_settings(folder / "idx", corpus=(docs, REPORT_PATH))
+    settings = fake_settings(folder / "idx", corpus=(docs, REPORT_PATH))
     return build(settings, say=lambda _m: None, embedder=HashEmbedder(), generator=generator).pipeline
