@@ -116,6 +116,21 @@ class Settings(BaseSettings):
     # Origins (scheme://host[:port], `*` as a port or as the whole list) whose pages may call the API
     # and frame the chat; the server's own origin is always allowed. Comma-separated in RAG_ALLOWED_ORIGINS.
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ("http://localhost:*", "http://127.0.0.1:*")
+    # Reports added through the chat: the largest file accepted, and the token that lets a client add or
+    # remove reports when the server is bound to a non-loopback address (none set: nobody may there).
+    max_upload_bytes: int = Field(default=20_000_000, ge=1)
+    admin_token: SecretStr | None = None
+    # The SQLite file that keeps readers' feedback on answers; empty: `feedback.sqlite3` beside the index.
+    feedback_db: Path | None = None
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.feedback_db or self.index_dir / "feedback.sqlite3"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where reports added through the chat are kept, so a rebuild can read them again."""
+        return self.index_dir / "uploads"
 
     @property
     def retrieval(self) -> RetrievalSettings:
