@@ -11,7 +11,7 @@ from typing import Any
 
 from eval.dataset import EvalItem, load_dataset
 from eval.judge import CombinedJudge, LexicalJudge, ModelJudge, YesNoModel, load_pairs, measure, quality_table
-from eval.metrics import JudgeFn
+from eval.metrics import JudgeFn, with_unlabelled
 from eval.report import fmt, write_report
 from eval.run import read_predictions, run_questions, score_run, write_predictions
 from eval.summary import markdown_table
@@ -21,6 +21,10 @@ Say = Callable[[str], None]
 
 # The judge used for citation metrics, chosen by its measured accuracy (README, "The judge").
 DEFAULT_JUDGE = "model"
+HOW_TO_LABEL = (
+    'Label a row by setting "answerable" (false when the report does not answer it) and, '
+    'for an answerable row, "must_include" and/or "answer".'
+)
 COMPARE_KEYS = (
     "answer_score",
     "false_abstention",
@@ -76,11 +80,25 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
         yield show
 
 
+def labelled(items: Sequence[EvalItem], dataset: Path, say: Say) -> list[EvalItem]:
+    """The rows that can be scored; says how many unlabelled rows are left out, and how to label them."""
+    kept = [i for i in items if i.labelled]
+    left = len(items) - len(kept)
+    if left and not kept:
+        say(f"nothing could be scored: all {left} row(s) of {dataset.name} are unlabelled. {HOW_TO_LABEL}")
+    elif left:
+        say(f"{left} unlabelled row(s) of {dataset.name} are not run or scored. {HOW_TO_LABEL}")
+    return kept
+
+
 def run(settings: Settings, dataset: Path, out: Path, limit: int | None, judge: str, say: Say) -> dict[str, Any]:
     items = load_dataset(dataset)[:limit] if limit else load_dataset(dataset)
+    to_run = labelled(items, dataset, say)
+    if not to_run:  # nothing to answer: no models are loaded
+        return _write(out, items, [], {}, LexicalJudge().supports, f"Evaluation of {dataset.name}")
     loaded = load(settings, judge, say)
     with progress_bar("answering") as show:
-        predictions = run_questions(loaded.pipeline, items, show)
+        predictions = run_questions(loaded.pipeline, to_run, show)
     return _write(out, items, predictions, loaded.doc_texts, loaded.judge, f"Evaluation of {dataset.name}")
 
 
@@ -92,7 +110,7 @@ def score(settings: Settings, dataset: Path, predictions_path: Path, judge: str,
     items = load_dataset(dataset)
     predictions = read_predictions(predictions_path)
     ids = {p["id"] for p in predictions}
-    items = [i for i in items if i.id in ids]
+    items = [i for i in items if i.id in ids or not i.labelled]
     index = load_index(settings.index_dir)
     generator = build.make_generator(settings, say) if judge != "lexical" else None
     doc_texts = {k: d.text for k, d in index.documents.items()}
@@ -120,7 +138,9 @@ def _write(
     out.mkdir(parents=True, exist_ok=True)
     if rewrite_predictions:
         write_predictions(out / "predictions.jsonl", predictions)
-    scores, metrics = score_run(items, predictions, doc_texts, judge)
+    # Unlabelled rows are counted, never scored: an unlabelled answer is not a wrong one.
+    scores, metrics = score_run([i for i in items if i.labelled], predictions, doc_texts, judge)
+    metrics = with_unlabelled(metrics, [i.id for i in items if not i.labelled])
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1), encoding="utf-8")
     write_report(out, items, predictions, scores, metrics, title)
     return metrics
@@ -150,6 +170,7 @@ def compare(
     from app import build
 
     items = load_dataset(dataset)[:limit] if limit else load_dataset(dataset)
+    to_run = labelled(items, dataset, say)
     generator = build.make_generator(settings, say)
     judge_fn = make_judge(judge, generator)
     results = []
@@ -159,7 +180,7 @@ def compare(
         cfg = Settings(**{**merged, "index_dir": out / "indexes" / f"{probe.chunk_chars}-{probe.chunk_overlap}"})
         pipeline = build.build(cfg, say, generator=generator).pipeline
         with progress_bar(f"[{n}/{len(configs)}] {text}") as show:
-            predictions = run_questions(pipeline, items, show)
+            predictions = run_questions(pipeline, to_run, show)
         docs = {k: d.text for k, d in pipeline.retriever.index.documents.items()}
         metrics = _write(out / f"config-{n}", items, predictions, docs, judge_fn, f"{dataset.name}: {text}")
         results.append((text, metrics["overall"]))

@@ -15,13 +15,17 @@ KNOWN_TYPES = ("fact", "list", "why", "paraphrase", "multi-turn", "unanswerable"
 
 
 class EvalItem(BaseModel):
-    """One question with its reference answer, required strings and evidence quotes."""
+    """One question with its reference answer, required strings and evidence quotes.
+
+    A row without `answerable` is unlabelled (say, exported feedback waiting for a person): it loads,
+    but is never scored.
+    """
 
     model_config = ConfigDict(frozen=True, extra="allow")
     id: str
     question: str
     history: tuple[Turn, ...] = ()
-    answerable: bool
+    answerable: bool | None = None
     type: str = Field(min_length=1)
     answer: str = ""
     must_include: tuple[tuple[str, ...], ...] = ()
@@ -30,6 +34,11 @@ class EvalItem(BaseModel):
     evidence: tuple[str, ...] = Field(default=())
     # "held": kept out of every tuning decision and reported apart.
     split: Literal["dev", "held"] = "dev"
+
+    @property
+    def labelled(self) -> bool:
+        """True once a person has said whether the report answers the question."""
+        return self.answerable is not None
 
 
 class DatasetError(ValueError):

@@ -10,6 +10,7 @@ import statistics
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from eval.dataset import EvalItem
 from eval.retrieval import KS, holds, score_passages
@@ -87,7 +88,9 @@ class QuestionScore:
 def score_prediction(
     item: EvalItem, pred: Mapping, doc_texts: Mapping[str, str], judge: JudgeFn | None
 ) -> QuestionScore:
-    """All metrics of one prediction."""
+    """All metrics of one prediction; an unlabelled question is refused, never scored as wrong."""
+    if item.answerable is None:
+        raise ValueError(f"question {item.id!r} is unlabelled (no answerable); it cannot be scored")
     answer = str(pred.get("answer", ""))
     abstained = bool(pred.get("abstained"))
     s = QuestionScore(item.id, item.type, item.answerable, abstained, item.split)
@@ -184,6 +187,12 @@ def aggregate(scores: Sequence[QuestionScore]) -> dict[str, float | int | None]:
     out["total_s_p95"] = _percentile(total, 0.95)
     out["tokens_per_s_median"] = statistics.median(tps) if tps else None
     return out
+
+
+def with_unlabelled(metrics: Mapping[str, Any], unlabelled: Sequence[str]) -> dict[str, Any]:
+    """A run's metrics plus the rows left out of them because nobody has labelled them yet (their ids)."""
+    overall = {**metrics["overall"], "unlabelled": len(unlabelled)}
+    return {**metrics, "overall": overall, "unlabelled": list(unlabelled)}
 
 
 def by_type(scores: Sequence[QuestionScore]) -> dict[str, dict[str, float | int | None]]:

@@ -46,8 +46,12 @@ def metrics_table(metrics: Mapping[str, Any], splits: Mapping[str, Mapping[str, 
     """One row per metric: the whole run, then each split (the tuning half and the held-back half)."""
     splits = dict(splits or {})
     header = ["metric", "all"] + [f"{name} ({fmt(m.get('questions'))})" for name, m in splits.items()]
+    labels = dict(LABELS)
+    if metrics.get("unlabelled"):
+        # Shown first, so that rows nobody has labelled are never read as wrong answers.
+        labels = {"questions": "questions scored", "unlabelled": "unlabelled (not scored)", **labels}
     rows = [
-        [label, fmt(metrics.get(key))] + [fmt(m.get(key)) for m in splits.values()] for key, label in LABELS.items()
+        [label, fmt(metrics.get(key))] + [fmt(m.get(key)) for m in splits.values()] for key, label in labels.items()
     ]
     return markdown_table(header, rows)
 
@@ -85,7 +89,15 @@ def write_report(
     items_by_id = {i.id: i for i in items}
     plots = _plots(out_dir, scores, metrics)
     table = metrics_table(metrics["overall"], metrics.get("by_split"))
-    lines = [f"# {title}", "", table, "", "## By question type", ""]
+    lines = [f"# {title}", ""]
+    unlabelled = metrics.get("unlabelled") or []
+    if unlabelled:
+        lines += [
+            f"unlabelled: {len(unlabelled)} row(s) have no `answerable` label and are left out of every metric "
+            f"(not wrong, just not scored): {', '.join(unlabelled[:20])}{' …' if len(unlabelled) > 20 else ''}",
+            "",
+        ]
+    lines += [table, "", "## By question type", ""]
     lines += [type_table(metrics["by_type"]), ""]
     lines += [f"![{name}]({name})" for name in plots]
     lines += ["", f"## The {worst} worst questions", ""]

@@ -8,10 +8,13 @@ configured limit, given as `context={"max_chars": n}` or through `parse`.
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
+
+from rag.feedback import MAX_NOTE_CHARS, Rating
 
 MAX_HISTORY_TURNS = 50
 ASSISTANT_TURN_FACTOR = 10  # an assistant turn may be this many times a question's length
@@ -180,6 +183,87 @@ class SearchRequest(_Filtered):
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_K:
             raise ValueError(f'"k" must be a whole number from 1 to {MAX_K}')
         return value
+
+
+# The answer JSON a reader rates, as JSON text; the whole body is already limited to 1 MB.
+MAX_FEEDBACK_ANSWER_CHARS = 500_000
+_RATINGS = " or ".join(f'"{r.value}"' for r in Rating)
+_FEEDBACK_FIELDS = ("question", "history", "answer", "rating", "note")
+_FEEDBACK_SHAPE = (
+    f'{{"question": "...", "history": [...], "answer": {{<the answer JSON>}}, "rating": {_RATINGS}, "note": "..."}}'
+)
+
+
+class FeedbackRequest(BaseModel):
+    """A reader's verdict on an answer: the question and conversation, the answer JSON shown, a rating, a note."""
+
+    model_config = ConfigDict(frozen=True)
+
+    question: str
+    history: tuple[Turn, ...] = ()
+    answer: dict[str, Any]
+    rating: Rating
+    note: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        data = _known_fields(data, _FEEDBACK_FIELDS, _FEEDBACK_SHAPE)
+        missing = [name for name in ("question", "answer", "rating") if name not in data]
+        if missing:
+            raise ValueError(f"missing field(s): {', '.join(missing)}; expected {_FEEDBACK_SHAPE}")
+        return data
+
+    @field_validator("question", mode="before")
+    @classmethod
+    def _question(cls, value: Any, info: ValidationInfo) -> str:
+        return _text(value, "question", info)
+
+    @field_validator("history", mode="before")
+    @classmethod
+    def _history(cls, value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
+        return _turns(value, info)
+
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _answer(cls, value: Any) -> dict[str, Any]:
+        return _answer_object(value)
+
+    @field_validator("rating", mode="before")
+    @classmethod
+    def _rating(cls, value: Any) -> Rating:
+        if not isinstance(value, str) or value not in {r.value for r in Rating}:
+            raise ValueError(f'"rating" must be {_RATINGS}, not {json.dumps(value)[:40]}')
+        return Rating(value)
+
+    @field_validator("note", mode="before")
+    @classmethod
+    def _note(cls, value: Any) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise ValueError('"note" must be a string')
+        if _control_characters(value):
+            raise ValueError('"note" contains control characters; send plain text')
+        note = value.strip()
+        if len(note) > MAX_NOTE_CHARS:
+            raise ValueError(f'"note" has {len(note)} characters; the limit is {MAX_NOTE_CHARS}')
+        return note
+
+
+def _answer_object(value: Any) -> dict[str, Any]:
+    """The answer JSON being rated: an object with "answer" text and a "citations" list of objects, bounded."""
+    shape = '"answer" must be the answer JSON that was shown: an object with "answer" (text) and "citations" (a list)'
+    if not (
+        isinstance(value, dict) and isinstance(value.get("answer"), str) and isinstance(value.get("citations"), list)
+    ):
+        raise ValueError(shape)
+    if not all(isinstance(c, dict) for c in value["citations"]):
+        raise ValueError(f"{shape} of citation objects")
+    size = len(json.dumps(value, ensure_ascii=False))
+    if size > MAX_FEEDBACK_ANSWER_CHARS:
+        raise ValueError(f'"answer" has {size} characters as JSON; the limit is {MAX_FEEDBACK_ANSWER_CHARS}')
+    return value
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -4,7 +4,8 @@ import pytest
 
 from eval.dataset import DatasetError, load_dataset
 from eval.judge import JudgePair, LexicalJudge, measure
-from eval.report import write_report
+from eval.metrics import score_prediction, with_unlabelled
+from eval.report import metrics_table, write_report
 from eval.run import read_predictions, run_questions, score_run, write_predictions
 from rag.prompt import NONE
 from rag.store import ChunkingConfig, build_index
@@ -67,6 +68,28 @@ def test_run_score_and_report_with_a_scripted_model(tmp_path, dataset):
     report = write_report(tmp_path / "out", items, predictions, scores, metrics, "test run")
     assert "| answer score (must_include) | 1.000 |" in report.read_text()
     assert (tmp_path / "out" / "scores_by_type.png").exists()
+
+
+def test_a_row_without_answerable_loads_unlabelled_and_is_never_scored(tmp_path):
+    row = {k: v for k, v in ROWS[1].items() if k not in ("answerable", "must_include", "answer", "evidence")}
+    path = write(
+        tmp_path, "u.jsonl", json.dumps({**row, "id": "f1", "type": "feedback"}) + "\n" + json.dumps(ROWS[1]) + "\n"
+    )
+    unlabelled, labelled = load_dataset(path)
+    assert (unlabelled.answerable, unlabelled.labelled, labelled.labelled) == (None, False, True)
+    answered = {"id": "x2", "answer": "It has.", "abstained": False, "citations": []}
+    with pytest.raises(ValueError, match="'f1' is unlabelled"):
+        score_prediction(unlabelled, answered, {}, None)  # an answer to it is not a wrong answer
+    assert score_prediction(labelled, answered, {}, None).wrong is True
+
+
+def test_the_metrics_table_shows_unlabelled_rows_only_when_there_are_some(dataset):
+    items = load_dataset(dataset)
+    predictions = [{"id": i.id, "answer": "", "abstained": True, "citations": [], "passages": []} for i in items]
+    _scores, metrics = score_run(items, predictions, {}, None)
+    assert "unlabelled" not in metrics_table(metrics["overall"])
+    table = metrics_table(with_unlabelled(metrics, ["f1", "f2"])["overall"])
+    assert "| questions scored | 2 |" in table and "| unlabelled (not scored) | 2 |" in table
 
 
 def test_score_refuses_predictions_missing_questions(dataset):
