@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from rag.sentences import Span, paragraphs, sentences
 from rag.types import Chunk, Document
@@ -30,11 +31,16 @@ def chunk_document(doc: Document, max_chars: int = 400, overlap: int = 1) -> lis
     `max_chars` (at least one), and the next chunk of the same paragraph starts
     `overlap` sentences before the previous one ended. A sentence longer than
     `max_chars` is cut at whitespace so that no chunk grows without bound.
+    Paragraphs are numbered through the document, or within each page for a
+    document with pages.
     """
     chunks: list[Chunk] = []
-    for number, units in enumerate(_paragraph_units(doc, max_chars), start=1):
+    paragraphs = _paragraph_units(doc, max_chars)
+    ends = [units[-1][1] for units in paragraphs]
+    for number, units in enumerate(paragraphs, start=1):
         for start, end in _pack(units, max_chars, overlap):
             text = doc.text[start:end]
+            page, paragraph = _place(doc.pages, ends, number - 1, start)
             chunks.append(
                 Chunk(
                     chunk_id=chunk_id(doc.doc_id, start, end, text),
@@ -42,8 +48,9 @@ def chunk_document(doc: Document, max_chars: int = 400, overlap: int = 1) -> lis
                     text=text,
                     start=start,
                     end=end,
-                    paragraph=number,
+                    paragraph=paragraph or number,
                     title=doc.title,
+                    page=page,
                 )
             )
     return chunks
@@ -71,6 +78,22 @@ def _paragraph_units(doc: Document, max_chars: int) -> list[list[Span]]:
             result.append(pending)
             pending = []
     return result
+
+
+def _place(pages: Sequence[int], ends: Sequence[int], index: int, start: int) -> tuple[int, int]:
+    """(page, paragraph on that page) of a chunk starting at `start` in paragraph `index`; (0, 0) without pages.
+
+    A paragraph counts on every page it has text on, so one carried over from the previous
+    page is paragraph 1 of the next. `ends` are the paragraphs' end offsets, in order.
+
+    >>> _place([0, 100], [40, 120, 160], 2, 130)  # the second paragraph runs on to page 2
+    (2, 2)
+    """
+    if not pages:
+        return 0, 0
+    page = max(1, bisect.bisect_right(pages, start))
+    on_earlier_pages = bisect.bisect_right(ends, pages[page - 1], 0, index)
+    return page, index - on_earlier_pages + 1
 
 
 def _is_heading(paragraph: str) -> bool:

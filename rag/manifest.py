@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.ingest import discover
+from rag.ingest import READER_CHANGES, READER_VERSION, discover
 
 FORMAT = 1
 
@@ -45,10 +45,13 @@ class Manifest:
     versions: Mapping[str, str] = field(default_factory=dict)
     created: str = ""
     format: int = FORMAT
+    # The document reader that made the build's text (rag.ingest.READER_VERSION); 1 before it was recorded.
+    reader: int = READER_VERSION
 
     def to_json(self) -> dict[str, Any]:
         return {
             "format": self.format,
+            "reader": self.reader,
             "created": self.created,
             "embedder": {"name": self.embedder_name, "dim": self.embedder_dim},
             "chunking": asdict(self.chunking),
@@ -77,6 +80,7 @@ class Manifest:
             versions=dict(data.get("versions", {})),
             created=str(data.get("created", "")),
             format=int(data["format"]),
+            reader=int(data.get("reader", 1)),
         )
 
     def write(self, path: Path) -> None:
@@ -100,6 +104,11 @@ def stale_reason(m: Manifest, embedder_name: str, chunking: ChunkingConfig, inpu
         return f"it was built with embedder {m.embedder_name!r}, the settings ask for {embedder_name!r}"
     if m.chunking != chunking:
         return f"it was built with chunking {asdict(m.chunking)}, the settings ask for {asdict(chunking)}"
+    if m.reader != READER_VERSION:
+        changes = "; ".join(text for v, text in sorted(READER_CHANGES.items()) if v > m.reader)
+        return f"its documents were read by reader version {m.reader}, this is version {READER_VERSION}" + (
+            f" ({changes})" if changes else ""
+        )
     wanted = sorted(str(Path(p).resolve()) for p in inputs)
     if sorted(m.inputs) != wanted:
         return f"it covers {sorted(m.inputs)}, not {wanted}"

@@ -7,7 +7,8 @@ from typing import Any
 from rag.types import Answer, Chunk, Citation, Hit
 
 # The fields of a passage object, in the order the JSON gives them.
-PASSAGE_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "paragraph")
+# `page` is 1-based, 0 for a document without pages; `paragraph` then counts within the page.
+PASSAGE_FIELDS = ("chunk_id", "doc_id", "title", "text", "start", "end", "paragraph", "page")
 
 
 def _passage(c: Chunk) -> dict[str, Any]:

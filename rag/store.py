@@ -265,6 +265,7 @@ def _document(row: dict) -> Document:
     row = dict(row)
     row["spans"] = tuple(tuple(s) for s in row["spans"])
     row["extra"] = tuple(tuple(e) for e in row["extra"])
+    row["pages"] = tuple(row.get("pages", ()))  # absent from builds made before documents had pages
     return Document(**row)
 
 

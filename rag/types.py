@@ -14,7 +14,8 @@ from enum import StrEnum
 class Document:
     """One source report: its exact text and the parts of it worth indexing.
 
-    `text` is the decoded source, unchanged, so every offset into it stays true.
+    `text` is the decoded source, unchanged (for a PDF: the prose its reader rebuilt from the
+    page layout, see `rag.ingest.pdf_prose`); every offset into the document is an offset into it.
     `spans` are the (start, end) regions that carry content; site furniture
     (navigation, "last updated" stamps) lies outside them.
     """
@@ -30,6 +31,8 @@ class Document:
     country: str = ""
     extra: tuple[tuple[str, str], ...] = ()
     sha256: str = ""
+    # Where each page begins in `text` (PDF); empty for formats without pages.
+    pages: tuple[int, ...] = ()
 
     def meta(self) -> dict[str, str]:
         """Metadata as a flat mapping, for filters and display."""
@@ -57,6 +60,8 @@ class Chunk:
     end: int
     paragraph: int
     title: str = ""
+    # The 1-based page the chunk starts on; 0 when the document has no pages.
+    page: int = 0
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.chunk import chunk_document, chunk_id
-from rag.ingest import content_spans
+from rag.ingest import content_spans, pdf_prose
 from rag.types import Document
+from tests.pdfs import REPORT_PAGE_STARTS, REPORT_TEXT
 
 
 def doc_of(text: str, doc_id: str = "d") -> Document:
@@ -110,3 +111,39 @@ def test_invariants_on_generated_text(parts, size, overlap):
     assert uncovered(doc, chunks) == []
     starts = [c.start for c in chunks]
     assert starts == sorted(starts)
+
+
+def test_chunks_of_a_paged_document_name_their_page_and_paragraph_on_it():
+    doc = replace(doc_of(REPORT_TEXT), pages=REPORT_PAGE_STARTS)
+    chunks = chunk_document(doc, max_chars=400, overlap=1)
+    for c in chunks:
+        assert doc.text[c.start : c.end] == c.text
+    assert uncovered(doc, chunks) == []
+    assert [(c.page, c.paragraph, c.text[:30]) for c in chunks] == [
+        (1, 1, "North Korea\n\nNorth Korea is a "),
+        (1, 2, "Prosecution\n\nThe government ma"),
+        (2, 1, "Protection\n\nNorth Korean worke"),  # runs on to page 3, where it is paragraph 1
+        (3, 2, "- Workers are sent to logging "),
+        (3, 3, "- Workers are sent to textile "),
+        (3, 4, "Prevention\n\nThe government did"),
+    ]
+
+
+def test_a_paragraph_carried_over_a_page_break_is_paragraph_1_of_the_next_page():
+    text, pages = pdf_prose(["Camps exist.\nWorkers were sent", "abroad in 2007. They return.\nProtection"])
+    doc = replace(doc_of(text), pages=pages)
+    chunks = chunk_document(doc, max_chars=20, overlap=0)
+    assert [(c.page, c.paragraph, c.text) for c in chunks] == [
+        (1, 1, "Camps exist."),  # a short line that ends a sentence ends its paragraph
+        (1, 2, "Workers were sent"),
+        (2, 1, "abroad in 2007."),
+        (2, 1, "They return."),
+        (2, 2, "Protection"),
+    ]
+
+
+def test_documents_without_pages_number_paragraphs_through_the_document(report):
+    chunks = chunk_document(report, max_chars=600, overlap=1)
+    assert {c.page for c in chunks} == {0}
+    assert [c.paragraph for c in chunks] == sorted(c.paragraph for c in chunks)
+    assert chunks[-1].paragraph > 1

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest import IngestError, content_spans, header_metadata, load_document, load_documents
+from rag.ingest import IngestError, content_spans, header_metadata, load_document, load_documents, pdf_prose
 from tests.fakes import write
+from tests.pdfs import HEADER, REPORT_PAGE_STARTS, REPORT_PAGES, REPORT_TEXT, paged_pdf
 
 
 def minimal_pdf(lines: list[str]) -> bytes:
@@ -381,3 +382,98 @@ def test_pdf_decompression_bomb_is_skipped(tmp_path):
     assert [d.title for d in docs] == ["good"]
     assert [s.path.name for s in skipped] == ["bomb.pdf"]
     assert "malformed PDF (LimitReachedError" in skipped[0].reason
+
+
+def test_pdf_reads_as_prose_with_the_page_starts(tmp_path):
+    doc = load_document(write(tmp_path, "tip.pdf", paged_pdf(REPORT_PAGES)))
+    assert doc.text == REPORT_TEXT
+    assert doc.pages == REPORT_PAGE_STARTS
+    assert doc.title == "A PDF report"
+    # Sentences wrapped over lines are one line; paragraphs are apart; pages begin where they should.
+    assert all("\n" not in para for para in doc.text.split("\n\n"))
+    assert "for the purposes of forced labor and sexual exploitation. Many North Korean women cross" in doc.text
+    assert doc.text[doc.pages[1] :].startswith("Protection\n\nNorth Korean workers")
+    assert doc.text[doc.pages[2] :].startswith("family members at home.")
+
+
+def test_pdf_hyphenated_word_and_page_spanning_sentence_are_joined(tmp_path):
+    doc = load_document(write(tmp_path, "tip.pdf", paged_pdf(REPORT_PAGES)))
+    assert "combat human trafficking through law enforcement" in doc.text
+    assert "and the threat of reprisals against family members at home." in doc.text
+
+
+def test_pdf_running_header_and_page_numbers_are_dropped(tmp_path):
+    doc = load_document(write(tmp_path, "tip.pdf", paged_pdf(REPORT_PAGES)))
+    assert HEADER not in doc.text
+    assert "Page" not in doc.text and " of 3" not in doc.text
+
+
+def test_pdf_prose_drops_bare_page_numbers_but_keeps_lines_that_do_not_repeat():
+    pages = [["Annual Review", "Camps exist.", "1"], ["Annual Review", "Workers left.", "2"], ["Annex", "3"]]
+    text, starts = pdf_prose(pages=["\n".join(p) for p in pages])
+    assert text == "Camps exist.\n\nWorkers left.\n\nAnnex"
+    assert starts == (0, 14, 29)
+
+
+def test_pdf_prose_finds_paragraphs_by_line_length_headings_and_bullets():
+    full = "Forced labor is reported in the logging camps of the far east of"  # a full line: 65 characters
+    page = "\n".join(
+        [
+            "Overview",
+            full,
+            "Russia, where workers are kept.",  # short and ends a sentence: the paragraph ends
+            full,
+            "Russia and in the mines of the north, where they stay for three years.",  # full: it goes on
+            "Their pay goes to the state.",
+            "Findings",  # short, no final stop, after a sentence: a heading
+            "\u2022 logging camps;",
+            "(b) mines and farms.",
+        ]
+    )
+    text, starts = pdf_prose([page])
+    assert text.split("\n\n") == [
+        "Overview",
+        full + " Russia, where workers are kept.",
+        full + " Russia and in the mines of the north, where they stay for three years. Their pay goes to the state.",
+        "Findings",
+        "\u2022 logging camps;",
+        "(b) mines and farms.",
+    ]
+    assert starts == (0,)
+
+
+def test_pdf_prose_joins_only_lower_case_hyphenation_and_continuations():
+    page_one = "Efforts against traf-\nficking by the anti-\nSlavery Office are reported on by the"
+    text, starts = pdf_prose([page_one, "Heading line of a new page"])
+    assert text.split("\n\n") == [
+        "Efforts against trafficking by the anti- Slavery Office are reported on by the",
+        "Heading line of a new page",
+    ]
+    assert starts == (0, text.index("Heading"))
+    # An empty page (a full-page picture) starts where the next one does.
+    text, starts = pdf_prose(["Camps exist.", "", "More camps."])
+    assert text == "Camps exist.\n\nMore camps."
+    assert starts == (0, 14, 14)
+
+
+def test_pdf_citation_quotes_the_joined_sentence_and_names_its_page(tmp_path):
+    from rag.serialize import answer_json
+    from rag.store import ChunkingConfig, build_index
+    from tests.fakes import ChoosingGenerator, HashEmbedder, pipeline_over
+
+    path = write(tmp_path / "corpus", "tip.pdf", paged_pdf(REPORT_PAGES))
+    index = build_index(tmp_path / "idx", [path], HashEmbedder(), ChunkingConfig(400, 1)).index
+    (doc,) = index.documents.values()
+    assert doc.pages == REPORT_PAGE_STARTS
+    for c in index.chunks:
+        assert doc.text[c.start : c.end] == c.text
+    lead = "Workers abroad face the threat of reprisals against family members."
+    pipeline = pipeline_over(index, ChoosingGenerator("reprisals against family members", lead))
+    answer = pipeline.answer("What threat do North Korean workers abroad face?")
+    (citation,) = answer.citations
+    assert doc.text[citation.quote_start : citation.quote_end] == citation.quote
+    assert citation.quote.startswith("North Korean workers sent abroad under bilateral contracts")
+    assert citation.quote.endswith("reprisals against family members at home.")
+    assert (citation.chunk.page, citation.chunk.paragraph) == (2, 1)
+    cited = answer_json(answer)["citations"][0]
+    assert (cited["page"], cited["paragraph"]) == (2, 1)

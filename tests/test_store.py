@@ -159,3 +159,42 @@ def test_symlink_inside_the_corpus_does_not_make_the_index_stale(tmp_path, embed
     (corpus / "alias.txt").symlink_to(corpus / "camps.txt")
     index = build(tmp_path, [corpus], embedder).index
     assert stale_reason(index.manifest, "fake-hash", CHUNKING, [corpus]) is None
+
+
+def _as_built_before_pages(build_dir) -> None:
+    """Rewrite a build as the reader before page numbers left it: no reader version, no pages."""
+    from rag.manifest import sha256
+
+    for name, field in (("documents.jsonl", "pages"), ("chunks.jsonl", "page")):
+        path = build_dir / name
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        path.write_text("".join(json.dumps({k: v for k, v in r.items() if k != field}) + "\n" for r in rows))
+    manifest = json.loads((build_dir / "manifest.json").read_text())
+    del manifest["reader"]
+    manifest["files"] |= {name: sha256(build_dir / name) for name in ("documents.jsonl", "chunks.jsonl")}
+    (build_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_index_read_by_an_older_reader_loads_and_is_rebuilt(tmp_path, corpus):
+    from app import build
+    from rag.ingest import READER_VERSION
+    from rag.settings import Settings
+    from tests.pdfs import REPORT_PAGES, paged_pdf
+
+    write(corpus, "tip.pdf", paged_pdf(REPORT_PAGES))
+    settings = Settings(index_dir=tmp_path / "idx", corpus=(corpus,))
+    old = build.index_documents(settings, HashEmbedder(), say=lambda _m: None).index
+    _as_built_before_pages(old.path)
+    loaded = load_index(settings.index_dir)
+    assert loaded.manifest.reader == 1
+    assert all(d.pages == () for d in loaded.documents.values()) and {c.page for c in loaded.chunks} == {0}
+    reason = stale_reason(loaded.manifest, "fake-hash", build.chunking(settings), [corpus])
+    assert reason is not None and f"reader version 1, this is version {READER_VERSION}" in reason
+    said: list[str] = []
+    fresh = build.open_index(settings, HashEmbedder(), say=said.append)
+    assert any("stale (its documents were read by reader version 1" in m for m in said), said
+    assert fresh.path != old.path and fresh.manifest.reader == READER_VERSION
+    assert {c.page for c in fresh.chunks if c.doc_id.startswith("tip-")} == {1, 2, 3}
+    assert json.loads((fresh.path / "manifest.json").read_text())["reader"] == READER_VERSION
+    reloaded = load_index(settings.index_dir)
+    assert stale_reason(reloaded.manifest, "fake-hash", build.chunking(settings), [corpus]) is None

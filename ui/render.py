@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from html import escape
 
 from rag.text import MARKER
-from rag.types import Answer, Citation, Document, Hit
+from rag.types import Answer, Chunk, Citation, Document, Hit
 
 # Characters that Markdown would read as formatting or that the chat's HTML pass would read as tags.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>])")
@@ -56,8 +56,15 @@ def answer_markdown(answer: Answer, turn: int) -> str:
     return "".join(parts)
 
 
+def location(chunk: Chunk) -> str:
+    """Where a passage lies in its report: 'page 3, paragraph 2', or 'paragraph 7' without pages."""
+    if chunk.page > 0:
+        return f"page {chunk.page}, paragraph {chunk.paragraph}"
+    return f"paragraph {chunk.paragraph}"
+
+
 def passages_html(hits: Sequence[Hit]) -> str:
-    """Ranked passages with title, paragraph and score."""
+    """Ranked passages with title, location and score."""
     if not hits:
         return '<p class="rr-empty">No passage matched.</p>'
     items = []
@@ -65,7 +72,7 @@ def passages_html(hits: Sequence[Hit]) -> str:
         c = h.chunk
         items.append(
             f'<li class="rr-passage" id="passage-{h.rank}"><div class="rr-meta">[{h.rank}] {escape(c.title)}'
-            f" — paragraph {c.paragraph} · score {h.score:.3f}</div>"
+            f" — {location(c)} · score {h.score:.3f}</div>"
             f'<div class="rr-text">{escape(c.text)}</div></li>'
         )
     return '<ol class="rr-passages">' + "".join(items) + "</ol>"
@@ -88,7 +95,7 @@ def _citation_card(citation: Citation, turn: int) -> str:
         f'<article class="rr-card" id="rr-src-{turn}-{citation.n}" data-n="{citation.n}">'
         f'<div class="rr-card-head"><span class="rr-num">[{citation.n}]</span>'
         f'<span class="rr-title">{escape(c.title)}</span>'
-        f'<span class="rr-para">paragraph {c.paragraph}</span>'
+        f'<span class="rr-para">{location(c)}</span>'
         f'<span class="rr-label {css}">{label}</span></div>'
         f'<p class="rr-passage-text">{highlighted_passage(citation)}</p></article>'
     )
@@ -98,7 +105,7 @@ def _related_card(hit: Hit) -> str:
     c = hit.chunk
     return (
         f'<article class="rr-card rr-related"><div class="rr-card-head"><span class="rr-title">{escape(c.title)}</span>'
-        f'<span class="rr-para">paragraph {c.paragraph}</span></div>'
+        f'<span class="rr-para">{location(c)}</span></div>'
         f'<p class="rr-passage-text">{escape(c.text)}</p></article>'
     )
 
@@ -142,11 +149,11 @@ def export_markdown(answer: Answer) -> str:
         lines.append("")
         for c in answer.citations:
             flag = "" if c.supported else " (not verified)"
-            lines.append(f"{c.n}. {c.chunk.title}, paragraph {c.chunk.paragraph}{flag}")
+            lines.append(f"{c.n}. {c.chunk.title}, {location(c.chunk)}{flag}")
             lines.append(f"   > {c.quote}")
     elif answer.hits:
         lines.append("**Related passages**")
         lines.append("")
         for h in answer.hits[:RELATED_PASSAGES]:
-            lines.append(f"- {h.chunk.title}, paragraph {h.chunk.paragraph}: {' '.join(h.chunk.text.split())}")
+            lines.append(f"- {h.chunk.title}, {location(h.chunk)}: {' '.join(h.chunk.text.split())}")
     return "\n".join(lines) + "\n"
