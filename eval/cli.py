@@ -60,6 +60,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from eval import commands
+    from eval.dataset import DatasetError, load_dataset
     from eval.report import metrics_table
 
     settings = settings_from(args)
@@ -68,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     for path in dataset if isinstance(dataset, list) else [dataset] if dataset else []:
         if not path.is_file():
             raise UsageError(f"{path} is not a file; give a question set in JSONL")
+        try:
+            load_dataset(path)  # a bad row is reported now, before any model loads
+        except DatasetError as err:
+            raise UsageError(str(err)) from err
     if getattr(args, "limit", None) is not None and args.limit < 1:
         raise UsageError("--limit must be at least 1")
     if args.eval_command == "run":
