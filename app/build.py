@@ -19,6 +19,7 @@ from rag.context import idf_table
 from rag.generate import Generator, LlamaCppGenerator, NextTokenScorer, TransformersGenerator
 from rag.generate_openai import ServerConfig, connect
 from rag.ingest import IngestLimits
+from rag.manifest import sha256
 from rag.models import QWEN_CODER_1_5B, assemble
 from rag.retrieve import Retriever
 from rag.settings import Backend, Settings
@@ -27,6 +28,7 @@ from rag.store import (
     ChunkingConfig,
     CorpusIndex,
     IndexMissing,
+    OnStep,
     build_index,
     load_index,
     recorded_inputs,
@@ -42,7 +44,9 @@ def chunking(settings: Settings) -> ChunkingConfig:
 
 
 def ingest_limits(settings: Settings) -> IngestLimits:
-    return IngestLimits(max_bytes=settings.max_file_bytes, allowed_roots=settings.allowed_roots)
+    # Reports added through the chat are kept in the uploads folder, which is always readable.
+    roots = (*settings.allowed_roots, settings.uploads_dir) if settings.allowed_roots else ()
+    return IngestLimits(max_bytes=settings.max_file_bytes, allowed_roots=roots)
 
 
 def make_embedder(settings: Settings) -> Embedder:
@@ -56,6 +60,7 @@ def index_documents(
     replace: bool = False,
     reembed: bool = False,
     say: Say = print,
+    on_step: OnStep | None = None,
 ) -> BuildReport:
     """Build or update the index.
 
@@ -75,7 +80,7 @@ def index_documents(
         inputs = earlier
     else:
         inputs = list(settings.corpus)
-    return _build(settings, inputs, embedder, None if reembed else previous, say)
+    return _build(settings, inputs, embedder, None if reembed else previous, say, on_step)
 
 
 def open_index(settings: Settings, embedder: Embedder, say: Say = print) -> CorpusIndex:
@@ -93,7 +98,12 @@ def open_index(settings: Settings, embedder: Embedder, say: Say = print) -> Corp
 
 
 def _build(
-    settings: Settings, inputs: Sequence[Path], embedder: Embedder, previous: CorpusIndex | None, say: Say
+    settings: Settings,
+    inputs: Sequence[Path],
+    embedder: Embedder,
+    previous: CorpusIndex | None,
+    say: Say,
+    on_step: OnStep | None = None,
 ) -> BuildReport:
     return build_index(
         settings.index_dir,
@@ -104,6 +114,7 @@ def _build(
         previous=previous,
         on_progress=say,
         limits=ingest_limits(settings),
+        **({"on_step": on_step} if on_step else {}),
     )
 
 
@@ -181,10 +192,49 @@ class Application:
         return AnswerService(self.pipeline, server.max_queue, server.queue_timeout_s)
 
     def web(self, service: Any = None) -> Any:
-        """The web app: JSON API, widget script and the Gradio chat."""
+        """The web app: JSON API, widget script, the Gradio chat, report uploads and feedback."""
+        from app.library import ReportLibrary
+        from rag.feedback import FeedbackStore
         from ui.app import create_app
 
-        return create_app(service or self.service(), self.settings)
+        service = service or self.service()
+        library = ReportLibrary(
+            self.settings,
+            self.pipeline.retriever.embedder,
+            current=lambda: service.pipeline.retriever.index,
+            publish=lambda index: service.use(pipeline_over(service.pipeline, index)),
+        )
+        model = model_identity(self.settings)
+
+        def provenance() -> dict[str, str]:
+            index = service.pipeline.retriever.index
+            built = {"index_build": index.path.name, "index_created": index.manifest.created}
+            return built | {"embedder": index.embedder_name} | model()
+
+        store = FeedbackStore(self.settings.feedback_path)
+        return create_app(service, self.settings, library=library, feedback=store, provenance=provenance)
+
+
+def model_identity(settings: Settings) -> Callable[[], dict[str, str]]:
+    """The models behind the answers, for feedback records: names, and the generator file's SHA-256.
+
+    The packaged model's hash is known; a model file of the user's is hashed once, on first use.
+    """
+    group = settings.generator
+    base = {"generator_backend": group.backend.value}
+    if group.backend is Backend.OPENAI:
+        return lambda: base | {"generator": settings.openai_model or settings.openai_base_url}
+    if not group.model:
+        return lambda: base | {"generator": QWEN_CODER_1_5B.filename, "generator_sha256": QWEN_CODER_1_5B.sha256}
+    path = Path(group.model).expanduser()
+    digest: list[str] = []
+
+    def identity() -> dict[str, str]:
+        if not digest:
+            digest.append(sha256(path) if path.is_file() else "a folder: " + str(path))
+        return base | {"generator": str(path), "generator_sha256": digest[0]}
+
+    return identity
 
 
 def build(
@@ -199,7 +249,12 @@ def build(
     embedder = embedder or make_embedder(settings)
     retriever = make_retriever(settings, say, embedder=embedder, index=index)
     generator = generator or make_generator(settings, say)
-    pipeline = Pipeline(
+    return Application(settings, make_pipeline(settings, retriever, generator))
+
+
+def make_pipeline(settings: Settings, retriever: Retriever, generator: Generator) -> Pipeline:
+    """The answer pipeline over a retriever's index: its IDF table and report aliases are read from it."""
+    return Pipeline(
         retriever=retriever,
         generator=generator,
         scorer=generator if isinstance(generator, NextTokenScorer) else None,
@@ -208,7 +263,17 @@ def build(
         config=settings.answer,
         abstain=abstain_model(settings),
     )
-    return Application(settings, pipeline)
+
+
+def pipeline_over(pipeline: Pipeline, index: CorpusIndex) -> Pipeline:
+    """`pipeline` (its models, checks and abstention) over another index, after reports were added or removed."""
+    retriever = replace(pipeline.retriever, index=index)
+    return replace(
+        pipeline,
+        retriever=retriever,
+        idf=idf_table(idf_sample([c.text for c in index.chunks])),
+        aliases=read_aliases(index.documents.values()),
+    )
 
 
 def abstain_model(settings: Settings) -> AbstainModel:

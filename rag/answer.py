@@ -20,7 +20,7 @@ from rag.context import ContextItem, select_context
 from rag.conversation import asked_in_context, last_user_turn, retrieval_query
 from rag.generate import GenerationOptions, Generator, NextTokenScorer
 from rag.prompt import NONE, build_messages, evidence_grammar, parse_reply
-from rag.retrieve import Retriever
+from rag.retrieve import Filters, Retriever
 from rag.schema import Turn, check_question
 from rag.settings import AnswerSettings
 from rag.types import AbstainReason, Answer, Citation
@@ -45,7 +45,7 @@ class Pipeline:
     aliases: Aliases | None = None
 
     def stream(
-        self, question: str, history: Sequence[Turn] = (), filters: Mapping[str, str] | None = None
+        self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
     ) -> Iterator[str | Answer]:
         """Yield the chosen evidence as soon as it is known, then the complete Answer."""
         question = check_question(question, self.config.max_question_chars)
@@ -110,7 +110,7 @@ class Pipeline:
         """The given aliases, or those read once from the index (not on every answer)."""
         return self.aliases or read_aliases(self.retriever.index.documents.values())
 
-    def answer(self, question: str, history: Sequence[Turn] = (), filters: Mapping[str, str] | None = None) -> Answer:
+    def answer(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
         """The complete Answer, without streaming."""
         final: Answer | None = None
         for event in self.stream(question, history, filters):

@@ -14,6 +14,9 @@ from rag.settings import Fusion, RetrievalMode
 from rag.store import CorpusIndex
 from rag.types import Hit
 
+# Metadata field -> one value, or several any of which a report may have.
+Filters = Mapping[str, str | Sequence[str]]
+
 
 def rrf(rankings: list[list[int]], k: int = 60) -> list[tuple[int, float]]:
     """Reciprocal rank fusion of ranked id lists: sum of 1 / (k + rank), rank from 1.
@@ -84,7 +87,7 @@ class Retriever:
     # Each method ranks this many times k candidates before fusion.
     depth: int = 4
 
-    def search(self, query: str, k: int = 5, filters: Mapping[str, str] | None = None) -> list[Hit]:
+    def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
         """The k best chunks for `query`, optionally only from documents matching `filters`."""
         query = query.strip()
         if not query or k <= 0:
@@ -119,15 +122,19 @@ class Retriever:
             for rank, (row, score) in enumerate(fused[:k], start=1)
         ]
 
-    def rows_matching(self, filters: Mapping[str, str]) -> np.ndarray:
-        """Sorted rows of the chunks whose document metadata equals every filter (case-insensitive).
+    def rows_matching(self, filters: Filters) -> np.ndarray:
+        """Sorted rows of the chunks whose document metadata matches every filter (case-insensitive).
+
+        A filter is one value or several, any of which matches (`{"doc_id": ["a", "b"]}`: either report).
 
         Looks documents up by value instead of scanning every chunk, so a filter costs about
         as much as the rows it keeps.
         """
         docs: set[str] | None = None
-        for key, value in filters.items():
-            found = set(self._docs_by_value(key).get(value.casefold(), ()))
+        for key, wanted in filters.items():
+            table = self._docs_by_value(key)
+            values = (wanted,) if isinstance(wanted, str) else wanted
+            found = {doc for value in values for doc in table.get(value.casefold(), ())}
             docs = found if docs is None else docs & found
         parts = [self._rows_by_doc[d] for d in docs or () if d in self._rows_by_doc]
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)

@@ -105,12 +105,27 @@ def _text(value: Any, name: str, info: ValidationInfo) -> str:
         raise ValueError(str(err).replace("question", name)) from err
 
 
-def _filters(value: Any) -> dict[str, str] | None:
+MAX_FILTER_VALUES = 100
+
+
+def _filters(value: Any) -> dict[str, tuple[str, ...]] | None:
+    """Filters as metadata field -> the values any of which a report may have; one value or a list of them."""
     if value is None:
         return None
-    if not (isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
-        raise ValueError('"filters" must be an object of metadata fields to values, e.g. {"doc_id": "..."}')
-    return dict(value) or None
+    shape = '"filters" must be an object of metadata fields to a value or a list of values, e.g. {"doc_id": ["..."]}'
+    if not isinstance(value, dict):
+        raise ValueError(shape)
+    filters: dict[str, tuple[str, ...]] = {}
+    for key, wanted in value.items():
+        values = [wanted] if isinstance(wanted, str) else wanted
+        if not isinstance(key, str) or not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValueError(shape)
+        if not values:
+            raise ValueError(f'"filters.{key}" is an empty list; leave the field out to ask across every report')
+        if len(values) > MAX_FILTER_VALUES:
+            raise ValueError(f'"filters.{key}" has {len(values)} values; at most {MAX_FILTER_VALUES}')
+        filters[key] = tuple(dict.fromkeys(values))
+    return filters or None
 
 
 def _known_fields(data: Any, fields: tuple[str, ...], shape: str) -> Any:
@@ -127,11 +142,11 @@ class _Filtered(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    filters: dict[str, str] | None = None
+    filters: dict[str, tuple[str, ...]] | None = None
 
     @field_validator("filters", mode="before")
     @classmethod
-    def _filters(cls, value: Any) -> dict[str, str] | None:
+    def _filters(cls, value: Any) -> dict[str, tuple[str, ...]] | None:
         return _filters(value)
 
 

@@ -49,6 +49,8 @@ from rag.types import Chunk, Document
 __all__ = ["ChunkingConfig", "recorded_inputs", "remove_leftovers", "stale_reason"]  # re-exported for callers
 
 _FILES = ("documents.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss")
+EMBED_STEP = 256
+OnStep = Callable[[str, int, int], None]
 
 
 class IndexMissing(RuntimeError):
@@ -102,18 +104,26 @@ def build_index(
     previous: CorpusIndex | None = None,
     on_progress: Callable[[str], None] = lambda _msg: None,
     limits: IngestLimits | None = None,
+    on_step: OnStep = lambda _step, _done, _total: None,
 ) -> BuildReport:
-    """Ingest `inputs`, embed only chunks the previous index lacks, and swap the new build in."""
+    """Ingest `inputs`, embed only chunks the previous index lacks, and swap the new build in.
+
+    `on_step(step, done, total)` hears each step: "reading", "chunking", "embedding" (chunks
+    done of those to embed, once per batch) and "writing".
+    """
     started = time.perf_counter()
     inputs = [Path(p).resolve() for p in inputs]
     limits = limits or IngestLimits()
+    on_step("reading", 0, len(inputs))
     docs, skipped = load_documents(inputs, limits.max_bytes, limits.allowed_roots)
     for item in skipped:
         on_progress(f"skipped {item.path}: {item.reason}")
     if not docs:
         raise ValueError("no readable documents in " + ", ".join(str(p) for p in inputs))
+    on_step("chunking", 0, len(docs))
     chunks = chunk_documents(docs, chunking.max_chars, chunking.overlap)
-    vectors, reused = _vectors_for(chunks, embedder, previous, on_progress)
+    vectors, reused = _vectors_for(chunks, embedder, previous, on_progress, on_step)
+    on_step("writing", 0, len(chunks))
     dense = DenseIndex.build(vectors, exact_max)
     lexical = LexicalIndex.build([c.text for c in chunks])
 
@@ -223,7 +233,11 @@ def _load_build(path: Path, mmap: bool) -> CorpusIndex:
 
 
 def _vectors_for(
-    chunks: Sequence[Chunk], embedder: Embedder, previous: CorpusIndex | None, on_progress: Callable[[str], None]
+    chunks: Sequence[Chunk],
+    embedder: Embedder,
+    previous: CorpusIndex | None,
+    on_progress: Callable[[str], None],
+    on_step: OnStep,
 ) -> tuple[np.ndarray, int]:
     """Vectors for all chunks, reusing the previous build's where the chunk and embedder match."""
     known: dict[str, int] = {}
@@ -236,7 +250,12 @@ def _vectors_for(
             vectors[i] = previous.vectors[known[c.chunk_id]]
     if todo:
         on_progress(f"embedding {len(todo)} new chunks ({len(chunks) - len(todo)} reused)")
-        vectors[todo] = embedder.embed([chunks[i].text for i in todo])
+        # In batches, so that whoever waits for a large report hears how far the embedding is.
+        for first in range(0, len(todo), EMBED_STEP):
+            on_step("embedding", first, len(todo))
+            rows = todo[first : first + EMBED_STEP]
+            vectors[rows] = embedder.embed([chunks[i].text for i in rows])
+        on_step("embedding", len(todo), len(todo))
     return vectors, len(chunks) - len(todo)
 
 

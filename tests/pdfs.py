@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 
 def _escape(line: str) -> str:
     return line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
@@ -101,3 +103,13 @@ REPORT_TEXT = (
     "trafficking in persons."
 )
 REPORT_PAGE_STARTS = (0, REPORT_TEXT.index("Protection"), REPORT_TEXT.index("family members at home"))
+
+
+def report_pdf(text: str, width: int = 90, lines_per_page: int = 48) -> bytes:
+    """`text` printed to PDF: paragraphs hard-wrapped at `width` characters, a blank line between them."""
+    lines: list[str] = []
+    for paragraph in text.split("\n\n"):
+        lines += [*textwrap.wrap(" ".join(paragraph.split()), width), ""]
+    ascii_lines = [line.encode("latin-1", "replace").decode("latin-1") for line in lines]
+    pages = [ascii_lines[i : i + lines_per_page] for i in range(0, len(ascii_lines), lines_per_page)]
+    return paged_pdf(pages)

@@ -10,26 +10,33 @@ says so and puts the question back in the box; the `ask` endpoint raises the sam
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import gradio as gr
 from fastapi import FastAPI
 
+from rag.feedback import Feedback, FeedbackError, FeedbackStore, Rating
 from rag.schema import QuestionError, Turn, check_question
 from rag.serialize import answer_json
 from rag.settings import Settings
 from rag.types import Answer, Document
 from ui.api import STATIC, RequestError, add_routes, validate_ask
+from ui.feedback import add_feedback_routes
+from ui.manage import build_report_panel, report_choices, status_html
 from ui.render import answer_markdown, export_markdown, header_html, passages_html, plain_markdown, sources_html
+from ui.reports import Reports, add_report_routes
 from ui.service import AnswerService, Busy
+
+log = logging.getLogger(__name__)
+Provenance = Callable[[], Mapping[str, str]]
 
 EXAMPLES = [
     "What work are prison camp inmates forced to do?",
     "Which European country ended its program for North Korean workers?",
     "Has North Korea ratified the 2000 UN TIP Protocol?",
 ]
-ALL_REPORTS = ""
 # Searches run this many at a time in their own Gradio queue, never behind the answers' queue.
 SEARCH_CONCURRENCY = 4
 
@@ -56,23 +63,34 @@ def pipeline_history(answers: list[Answer]) -> list[Turn]:
     return history
 
 
-def report_choices(documents: list[Document]) -> list[tuple[str, str]]:
-    return [("All reports", ALL_REPORTS)] + [(d.title, d.doc_id) for d in documents]
+def page_header(documents: list[Document]) -> str:
+    return '<div class="rr-brand"><span class="rr-logo">❝</span> Ask the report</div>' + header_html(documents)
 
 
-def build_blocks(service: AnswerService, settings: Settings) -> Any:
+def report_filters(picked: list[str] | str | None) -> dict[str, tuple[str, ...]] | None:
+    """The picker's choice as retrieval filters: none picked means every report."""
+    ids = [picked] if isinstance(picked, str) else list(picked or [])
+    return {"doc_id": tuple(ids)} if ids else None
+
+
+def build_blocks(
+    service: AnswerService,
+    settings: Settings,
+    library: Reports | None = None,
+    feedback: FeedbackStore | None = None,
+    provenance: Provenance = dict,
+) -> Any:
     """The chat page; also registers the `ask` and `search` API endpoints."""
     documents = service.documents
-    known_ids = {d.doc_id for d in documents}
 
-    def respond(message: str, answers: list[Answer], report: str) -> Iterator[tuple[Any, ...]]:
+    def respond(message: str, answers: list[Answer], report: list[str] | None) -> Iterator[tuple[Any, ...]]:
         try:
             question = check_question(message or "", settings.max_question_chars)
         except QuestionError as err:
             gr.Warning(str(err).capitalize() + ".")
             yield gr.skip(), gr.skip(), gr.skip(), message, gr.skip(), gr.skip()
             return
-        filters = {"doc_id": report} if report else None
+        filters = report_filters(report)
         shown = [*chat_messages(answers), {"role": "user", "content": plain_markdown(question)}]
         yield [*shown, {"role": "assistant", "content": "…"}], gr.skip(), gr.skip(), "", gr.skip(), gr.skip()
         streamed = ""
@@ -105,7 +123,7 @@ def build_blocks(service: AnswerService, settings: Settings) -> Any:
     def clear() -> tuple[Any, ...]:
         return [], [], sources_html([]), "", "", ""
 
-    def ask(question: str, history: list[dict[str, str]] | None = None, filters: dict[str, str] | None = None) -> dict:
+    def ask(question: str, history: list[dict[str, str]] | None = None, filters: dict[str, Any] | None = None) -> dict:
         """The answer JSON for a question (with the conversation so far and optional metadata filters)."""
         try:
             body = {"question": question, "history": history or [], "filters": filters}
@@ -129,22 +147,69 @@ def build_blocks(service: AnswerService, settings: Settings) -> Any:
     def pick_example(evt: gr.SelectData) -> str:
         return str(evt.value["text"])
 
-    def pick_report(request: gr.Request) -> Any:
-        wanted = request.query_params.get("report", "") if request else ""
-        return wanted if wanted in known_ids else gr.skip()
+    def on_load(request: gr.Request) -> tuple[Any, ...]:
+        """The reports as they are now, the one a link asks for (`?report=ID`), no upload panel in the widget."""
+        params = request.query_params if request else {}
+        current = service.documents
+        wanted = params.get("report", "")
+        picked = [wanted] if wanted in {d.doc_id for d in current} else []
+        embedded = params.get("embed", "") == "1"
+        visible = len(current) > 1 or library is not None
+        picker = gr.update(choices=report_choices(current), value=picked, visible=visible)
+        if panel is None:
+            return page_header(current), picker
+        return page_header(current), picker, gr.update(visible=not embedded)
+
+    def rate(answers: list[Answer], evt: gr.LikeData) -> tuple[Any, ...]:
+        """A reader's helpful/wrong on an answer: kept at once; the note box then offers to add why."""
+        index = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+        turn = int(index) // 2
+        if feedback is None or evt.liked == "" or not 0 <= turn < len(answers):
+            return gr.skip(), gr.skip(), gr.skip()
+        rating = Rating.HELPFUL if evt.liked is True else Rating.WRONG
+        answer = answers[turn]
+        record = Feedback(
+            question=answer.question,
+            answer=answer_json(answer),
+            rating=rating,
+            history=tuple(t.model_dump() for t in pipeline_history(answers[:turn])),
+            provenance=dict(provenance()),
+        )
+        try:
+            new_id = feedback.add(record)
+        except FeedbackError:
+            log.exception("feedback could not be kept")
+            failed = "The rating could not be saved; the server log says why."
+            return gr.skip(), status_html(failed, kind="error"), gr.skip()
+        thanks = f"Thank you: answer {turn + 1} rated “{rating.value}”. Add a note saying why (optional)."
+        return new_id, status_html(thanks, kind="ok"), gr.update(visible=True)
+
+    def send_note(feedback_id: int | None, note: str) -> tuple[Any, ...]:
+        note = (note or "").strip()
+        if feedback is None or not feedback_id:
+            return status_html("Rate an answer first (the thumbs under it), then add a note.", kind="error"), gr.skip()
+        if not note:
+            return status_html("Type a note first.", kind="error"), gr.skip()
+        try:
+            feedback.annotate(feedback_id, note)
+        except ValueError as err:  # the rating is gone, or the note is too long
+            return status_html(f"The note could not be saved: {err}", kind="error"), gr.skip()
+        except FeedbackError:
+            log.exception("a feedback note could not be kept")
+            return status_html("The note could not be saved; the server log says why.", kind="error"), gr.skip()
+        return status_html("Note saved with your rating. Thank you.", kind="ok"), ""
 
     with gr.Blocks(title="report-rag", fill_width=True) as blocks:
         answers = gr.State([])
+        feedback_id = gr.State(None)
         with gr.Row(elem_classes="rr-header"):
-            gr.HTML(
-                '<div class="rr-brand"><span class="rr-logo">❝</span> Ask the report</div>' + header_html(documents),
-                elem_id="rr-header",
-            )
+            header = gr.HTML(page_header(documents), elem_id="rr-header")
         report = gr.Dropdown(
             report_choices(documents),
-            value=ALL_REPORTS,
-            label="Ask which report",
-            visible=len(documents) > 1,
+            value=[],
+            multiselect=True,
+            label="Ask which reports (none chosen: all of them)",
+            visible=len(documents) > 1 or library is not None,
             elem_id="rr-report",
         )
         with gr.Row(equal_height=False, elem_classes="rr-main"):
@@ -154,7 +219,7 @@ def build_blocks(service: AnswerService, settings: Settings) -> Any:
                     elem_id="rr-chat",
                     height=520,
                     buttons=["copy"],
-                    feedback_options=None,
+                    feedback_options=("Like", "Dislike") if feedback is not None else None,
                     examples=[{"text": q} for q in EXAMPLES],
                     placeholder="Ask a question about the report. Every answer cites the passages it rests on.",
                 )
@@ -169,6 +234,16 @@ def build_blocks(service: AnswerService, settings: Settings) -> Any:
                     )
                     send = gr.Button("Ask", variant="primary", elem_id="rr-send", scale=1, min_width=70)
                 clear_button = gr.Button("Clear chat", size="sm", elem_id="rr-clear", variant="secondary")
+                feedback_status = gr.HTML(status_html(""), elem_id="rr-feedback-status")
+                with gr.Row(visible=False, elem_id="rr-note-row") as note_row:
+                    note = gr.Textbox(
+                        label="What was wrong or helpful? (optional note)",
+                        max_lines=4,
+                        scale=8,
+                        elem_id="rr-note",
+                    )
+                    send_note_button = gr.Button("Send note", scale=1, min_width=90, elem_id="rr-send-note")
+                panel = build_report_panel(library, settings, report, lambda: service.documents) if library else None
             with gr.Column(scale=2, min_width=300, elem_classes="rr-side"):
                 gr.Markdown("### Sources", elem_classes="rr-side-title")
                 sources = gr.HTML(sources_html([]), elem_id="rr-sources")
@@ -196,7 +271,12 @@ def build_blocks(service: AnswerService, settings: Settings) -> Any:
         )
         clear_button.click(clear, None, outputs, api_visibility="private")
         chatbot.clear(clear, None, outputs, api_visibility="private")
-        blocks.load(pick_report, None, report, api_visibility="private")
+        private: dict[str, Any] = {"api_visibility": "private"}
+        load_outputs = [header, report, panel] if panel is not None else [header, report]
+        blocks.load(on_load, None, load_outputs, **private)
+        chatbot.like(rate, [answers], [feedback_id, feedback_status, note_row], **private)
+        send_note_button.click(send_note, [feedback_id, note], [feedback_status, note], **private)
+        note.submit(send_note, [feedback_id, note], [feedback_status, note], **private)
         gr.api(ask, api_name="ask", concurrency_id="answer", concurrency_limit=answer_slots)
         gr.api(search, api_name="search", concurrency_id="search", concurrency_limit=SEARCH_CONCURRENCY)
     return blocks
@@ -205,18 +285,32 @@ def build_blocks(service: AnswerService, settings: Settings) -> Any:
 UPLOAD_LIMIT = "64kb"
 
 
-def create_app(service: AnswerService, settings: Settings) -> Any:
-    """FastAPI with the API routes, then the Gradio chat at /."""
+def create_app(
+    service: AnswerService,
+    settings: Settings,
+    library: Reports | None = None,
+    feedback: FeedbackStore | None = None,
+    provenance: Provenance = dict,
+) -> Any:
+    """FastAPI with the API routes, then the Gradio chat at /.
+
+    With `library` people may add and remove reports (as `ui.reports` allows); with `feedback` they may
+    rate answers, each rating kept with `provenance()` (the index build, the models).
+    """
     app = FastAPI(title="report-rag")
     add_routes(app, service, settings)
+    add_report_routes(app, library, settings, lambda: service.documents)
+    if feedback is not None:
+        add_feedback_routes(app, feedback, provenance, settings.max_question_chars)
+    # Gradio's upload route takes the chat's report files; without a library the chat takes no files.
+    upload_limit = settings.max_upload_bytes if library is not None else UPLOAD_LIMIT
     return gr.mount_gradio_app(
         app,
-        build_blocks(service, settings),
+        build_blocks(service, settings, library, feedback, provenance),
         path="/",
         css=_asset("chat.css"),
         js=_asset("chat.js"),
         footer_links=["api"],
-        # The chat takes no files; Gradio's upload route stays, so bound what a stranger can store.
-        max_file_size=UPLOAD_LIMIT,
+        max_file_size=upload_limit,
         theme=gr.themes.Default(primary_hue="blue", secondary_hue="slate"),
     )

@@ -13,11 +13,12 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rag.answer import Pipeline
+from rag.retrieve import Filters
 from rag.schema import Turn
 from rag.types import Answer, Document, Hit
 
@@ -123,6 +124,10 @@ class AnswerService:
     def __post_init__(self) -> None:
         self.turns = TurnQueue(self.max_waiting, self.wait_timeout_s)
 
+    def use(self, pipeline: Pipeline) -> None:
+        """Answer from now on with `pipeline` (over a new index); answers under way finish with the old one."""
+        self.pipeline = pipeline
+
     @property
     def documents(self) -> list[Document]:
         return list(self.pipeline.retriever.index.documents.values())
@@ -137,12 +142,12 @@ class AnswerService:
             "generator": type(self.pipeline.generator).__name__,
         }
 
-    def search(self, query: str, k: int, filters: Mapping[str, str] | None = None) -> list[Hit]:
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         """Ranked passages: retrieval only, never waiting for a turn."""
         return self.pipeline.retriever.search(query, k, filters)
 
     def stream(
-        self, question: str, history: Sequence[Turn] = (), filters: Mapping[str, str] | None = None
+        self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
     ) -> Iterator[str | Answer]:
         """The pipeline's stream (text pieces, then the Answer) within one turn; raises Busy first if none."""
         self.turns.acquire()
@@ -153,7 +158,7 @@ class AnswerService:
             # Also runs when the reader stops early (a closed browser tab closes the generator).
             self.turns.release(time.monotonic() - started)
 
-    def answer(self, question: str, history: Sequence[Turn] = (), filters: Mapping[str, str] | None = None) -> Answer:
+    def answer(self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
         """The complete Answer, or Busy."""
         final = None
         for event in self.stream(question, history, filters):

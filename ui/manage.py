@@ -1,0 +1,164 @@
+"""The chat's "Add a report" panel: upload with progress, metadata, removal; and the report picker's choices.
+
+The panel is built inside the chat's Blocks. It is hidden in the widget (`?embed=1`) and on a server
+that lets nobody add reports; every action is checked again on the server (`ui.reports.admin_refusal`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag.settings import Settings
+from rag.types import Document
+from rag.uploads import UPLOAD_TYPES, Job, JobStatus, UploadRefused
+from ui.reports import Reports, admin_refusal, is_loopback
+
+POLL_S = 0.4
+# Metadata fields the panel asks for; more can be sent as JSON through POST /api/reports.
+META_FIELDS = (("title", "Title"), ("publisher", "Publisher"), ("date", "Date"), ("country", "Country"))
+
+
+def report_choices(documents: list[Document]) -> list[tuple[str, str]]:
+    """The picker's choices: each report's title (with its country or date when titles repeat) and id."""
+    titles = [d.title for d in documents]
+    choices = []
+    for d in documents:
+        label = d.title
+        if titles.count(d.title) > 1:
+            label += f" ({d.country or d.date or d.doc_id})"
+        choices.append((label, d.doc_id))
+    return choices
+
+
+def status_html(text: str, progress: float | None = None, kind: str = "info") -> str:
+    """A status line for screen readers (role=status) with an optional progress bar."""
+    bar = ""
+    if progress is not None:
+        percent = round(100 * progress)
+        bar = f'<progress max="100" value="{percent}" aria-label="Indexing progress">{percent}%</progress> '
+    return f'<div class="rr-status rr-status-{kind}" role="status" aria-live="polite">{bar}{escape(text)}</div>'
+
+
+def job_html(job: Job) -> str:
+    if job.status is JobStatus.FAILED:
+        return status_html(f"{job.filename} was not added: {job.error}", kind="error")
+    if job.status is JobStatus.DONE:
+        return status_html(f"Added {job.title or job.filename}. It is listed under “Ask which reports”.", kind="ok")
+    if job.status is JobStatus.QUEUED:
+        return status_html(f"{job.filename}: waiting for the indexer", job.progress)
+    return status_html(f"{job.filename}: {job.step} ({round(100 * job.progress)}%)", job.progress)
+
+
+def build_report_panel(
+    library: Reports,
+    settings: Settings,
+    picker: Any,
+    documents: Callable[[], list[Document]],
+) -> Any:
+    """The "Add a report" accordion (returned, for the page to hide in the widget), wired to `library`."""
+    with gr.Accordion("Add or remove a report", open=False, elem_id="rr-add", visible=True) as panel:
+        upload = gr.File(
+            label=f"Report file ({', '.join(UPLOAD_TYPES)}; up to {settings.max_upload_bytes // 1_000_000} MB)",
+            file_types=list(UPLOAD_TYPES),
+            file_count="single",
+            type="filepath",
+            elem_id="rr-upload",
+        )
+        with gr.Row():
+            fields = [
+                gr.Textbox(label=f"{label} (optional)", max_lines=1, elem_id=f"rr-meta-{key}")
+                for key, label in META_FIELDS
+            ]
+        token = gr.Textbox(
+            label="Admin token",
+            type="password",
+            max_lines=1,
+            visible=not is_loopback(settings.host),
+            elem_id="rr-token",
+        )
+        add = gr.Button("Add report", variant="primary", elem_id="rr-add-report")
+        status = gr.HTML(status_html(""), elem_id="rr-upload-status")
+        with gr.Row():
+            removable = gr.Dropdown(
+                report_choices(documents()), label="Remove a report", value=None, elem_id="rr-remove-pick"
+            )
+            remove = gr.Button("Remove", variant="stop", elem_id="rr-remove", scale=0, min_width=90)
+
+    def refreshed(selected: list[str] | None) -> tuple[Any, Any]:
+        choices = report_choices(documents())
+        keep = [d for d in selected or [] if d in {value for _label, value in choices}]
+        return gr.update(choices=choices, value=keep), gr.update(choices=choices, value=None)
+
+    def refusal(request: gr.Request, typed_token: str) -> str | None:
+        headers = {k.lower(): v for k, v in dict(request.headers).items()} if request else {}
+        if typed_token:
+            headers["authorization"] = f"Bearer {typed_token.strip()}"
+        return admin_refusal(settings, headers, headers.get("host", ""))
+
+    def add_report(
+        path: str | None,
+        title: str,
+        publisher: str,
+        date: str,
+        country: str,
+        typed_token: str,
+        selected: list[str] | None,
+        request: gr.Request,
+    ) -> Iterator[tuple[Any, ...]]:
+        values = (title, publisher, date, country)
+        skip = (gr.skip(), gr.skip(), gr.skip())
+        why = refusal(request, typed_token)
+        if why:
+            yield status_html(why[0].upper() + why[1:] + ".", kind="error"), *skip
+            return
+        if not path:
+            yield status_html("Choose a file to add first.", kind="error"), *skip
+            return
+        meta = {key: v.strip() for (key, _label), v in zip(META_FIELDS, values, strict=True) if v and v.strip()}
+        file = Path(path)
+        try:
+            with file.open("rb") as f:
+                data = f.read(settings.max_upload_bytes + 1)
+            job = library.add(file.name, data, json.dumps(meta) if meta else None)
+        except UploadRefused as err:
+            yield status_html(str(err)[0].upper() + str(err)[1:] + ".", kind="error"), *skip
+            return
+        except OSError as err:
+            yield status_html(f"The upload could not be read ({err.strerror or err}).", kind="error"), *skip
+            return
+        while job.status in (JobStatus.QUEUED, JobStatus.INDEXING):
+            yield job_html(job), *skip
+            time.sleep(POLL_S)
+            job = library.job(job.job) or job
+        picked, remove_choices = refreshed(selected)
+        if job.status is JobStatus.DONE and job.doc_id:
+            picked = gr.update(choices=report_choices(documents()), value=[job.doc_id])
+        yield job_html(job), picked, remove_choices, None
+
+    def remove_report(doc_id: str | None, typed_token: str, selected: list[str] | None, request: gr.Request):
+        why = refusal(request, typed_token)
+        if why:
+            return status_html(why[0].upper() + why[1:] + ".", kind="error"), gr.skip(), gr.skip()
+        if not doc_id:
+            return status_html("Choose the report to remove.", kind="error"), gr.skip(), gr.skip()
+        try:
+            removed = library.remove(doc_id)
+        except KeyError:
+            message = status_html("That report is no longer indexed.", kind="error")
+        except UploadRefused as err:
+            message = status_html(str(err)[0].upper() + str(err)[1:] + ".", kind="error")
+        else:
+            message = status_html(f"Removed {removed.title}.", kind="ok")
+        return message, *refreshed(selected)
+
+    common: Mapping[str, Any] = {"api_visibility": "private", "concurrency_id": "reports", "concurrency_limit": 2}
+    add.click(add_report, [upload, *fields, token, picker], [status, picker, removable, upload], **common)
+    remove.click(remove_report, [removable, token, picker], [status, picker, removable], **common)
+    return panel
