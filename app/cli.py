@@ -159,7 +159,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps({"query": query, "hits": [hit_json(h) for h in hits]}, ensure_ascii=False))
     else:
         for h in hits:
-            print(f"[{h.rank}] {h.chunk.title} — paragraph {h.chunk.paragraph} (score {h.score:.3f})")
+            print(f"[{h.rank}] {h.chunk.title} — {h.chunk.location} (score {h.score:.3f})")
             print(f"    {h.chunk.text}\n")
         if not hits:
             print("no passages matched")
@@ -272,12 +272,12 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print("\nSources:")
         for c in answer.citations:
             flag = "" if c.supported else " (not verified)"
-            print(f'[{c.n}] {c.chunk.title}, paragraph {c.chunk.paragraph}{flag}:\n    "{c.quote}"')
+            print(f'[{c.n}] {c.chunk.title}, {c.chunk.location}{flag}:\n    "{c.quote}"')
     elif answer.abstained and answer.hits:
         print("\nRelated passages:")
         for h in answer.hits[:3]:
             text = squash(h.chunk.text)
-            print(f"- {h.chunk.title}, paragraph {h.chunk.paragraph}: {text[:160]}…")
+            print(f"- {h.chunk.title}, {h.chunk.location}: {text[:160]}…")
     return EXIT_OK
 
 

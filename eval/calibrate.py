@@ -90,7 +90,8 @@ def rows(runs: Sequence[tuple[Path, Path]]) -> list[tuple[EvalItem, dict]]:
     for dataset, predictions in runs:
         items = {i.id: i for i in load_dataset(dataset)}
         for pred in read_predictions(predictions):
-            if pred.get("signals") and pred["id"] in items:
+            # Unlabelled rows (exported feedback no one has labelled yet) say nothing about right or wrong.
+            if pred.get("signals") and pred["id"] in items and items[pred["id"]].labelled:
                 out.append((items[pred["id"]], pred))
     return out
 

@@ -63,6 +63,13 @@ class Chunk:
     # The 1-based page the chunk starts on; 0 when the document has no pages.
     page: int = 0
 
+    @property
+    def location(self) -> str:
+        """Where the passage lies in its report: 'page 3, paragraph 2', or 'paragraph 7' without pages."""
+        if self.page > 0:
+            return f"page {self.page}, paragraph {self.paragraph}"
+        return f"paragraph {self.paragraph}"
+
 
 @dataclass(frozen=True)
 class Hit:

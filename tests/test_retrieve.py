@@ -70,6 +70,16 @@ def test_filters_combine_and_match_whole_values(index, embedder):
     assert retriever.search("prison camps", k=5, filters={"country": "Country B", "title": "Report A"}) == []
 
 
+def test_a_filter_with_several_values_keeps_any_of_those_reports(index, embedder):
+    retriever = Retriever(index, embedder)
+    ids = sorted(index.documents)
+    both = retriever.search("prison camps workers", k=len(index.chunks), filters={"doc_id": ids})
+    assert {h.chunk.doc_id for h in both} == set(ids)
+    one = retriever.search("prison camps workers", k=len(index.chunks), filters={"doc_id": [ids[0], "unknown"]})
+    assert one and {h.chunk.doc_id for h in one} == {ids[0]}
+    assert retriever.search("prison", k=5, filters={"doc_id": ["unknown"]}) == []
+
+
 def test_filtered_rows_are_exactly_the_matching_documents_chunks(index, embedder):
     retriever = Retriever(index, embedder)
     for doc_id in index.documents:

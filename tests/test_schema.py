@@ -35,3 +35,30 @@ def test_a_search_request_names_its_query_as_such():
         parse(SearchRequest, {"query": " "}, 200)
     with pytest.raises(QuestionError, match='"k" must be a whole number from 1 to 100'):
         parse(SearchRequest, {"query": "camps", "k": 101}, 200)
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"doc_id": "a"}, {"doc_id": ("a",)}),
+        ({"doc_id": ["a", "b", "a"]}, {"doc_id": ("a", "b")}),
+        ({"doc_id": ["a"], "country": "Mongolia"}, {"doc_id": ("a",), "country": ("Mongolia",)}),
+    ],
+)
+def test_filters_take_one_value_or_a_list(filters, expected):
+    assert parse(SearchRequest, {"query": "tier", "filters": filters}, 200).filters == expected
+
+
+@pytest.mark.parametrize(
+    ("filters", "says"),
+    [
+        ({"doc_id": []}, "empty list"),
+        ({"doc_id": [1]}, "a value or a list of values"),
+        ({"doc_id": {"x": 1}}, "a value or a list of values"),
+        (["doc_id"], "must be an object"),
+        ({"doc_id": ["x"] * 101}, "at most 100"),
+    ],
+)
+def test_bad_filters_say_what_to_send(filters, says):
+    with pytest.raises(QuestionError, match=says):
+        parse(SearchRequest, {"query": "tier", "filters": filters}, 200)

@@ -57,10 +57,7 @@ def answer_markdown(answer: Answer, turn: int) -> str:
 
 
 def location(chunk: Chunk) -> str:
-    """Where a passage lies in its report: 'page 3, paragraph 2', or 'paragraph 7' without pages."""
-    if chunk.page > 0:
-        return f"page {chunk.page}, paragraph {chunk.paragraph}"
-    return f"paragraph {chunk.paragraph}"
+    return chunk.location
 
 
 def passages_html(hits: Sequence[Hit]) -> str:
