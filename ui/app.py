@@ -26,7 +26,7 @@ from ui.api import STATIC, RequestError, add_routes, validate_ask
 from ui.feedback import add_feedback_routes
 from ui.manage import build_report_panel, report_choices, status_html
 from ui.render import answer_markdown, export_markdown, header_html, passages_html, plain_markdown, sources_html
-from ui.reports import Reports, add_report_routes
+from ui.reports import Reports, add_report_routes, is_loopback
 from ui.service import AnswerService, Busy
 
 log = logging.getLogger(__name__)
@@ -199,7 +199,8 @@ def build_blocks(
             return status_html("The note could not be saved; the server log says why.", kind="error"), gr.skip()
         return status_html("Note saved with your rating. Thank you.", kind="ok"), ""
 
-    with gr.Blocks(title="report-rag", fill_width=True) as blocks:
+    # Files sent to Gradio's upload route are deleted after an hour (checked hourly), added or not.
+    with gr.Blocks(title="report-rag", fill_width=True, delete_cache=(3600, 3600)) as blocks:
         answers = gr.State([])
         feedback_id = gr.State(None)
         with gr.Row(elem_classes="rr-header"):
@@ -303,7 +304,9 @@ def create_app(
     if feedback is not None:
         add_feedback_routes(app, feedback, provenance, settings.max_question_chars)
     # Gradio's upload route takes the chat's report files; without a library the chat takes no files.
-    upload_limit = settings.max_upload_bytes if library is not None else UPLOAD_LIMIT
+    # A server where nobody may add reports (no library; or not on loopback and no admin token) keeps it small.
+    may_add = library is not None and (is_loopback(settings.host) or settings.admin_token is not None)
+    upload_limit = settings.max_upload_bytes if may_add else UPLOAD_LIMIT
     return gr.mount_gradio_app(
         app,
         build_blocks(service, settings, library, feedback, provenance),
