@@ -150,16 +150,13 @@ class _Filtered(BaseModel):
         return _filters(value)
 
 
-class AskRequest(_Filtered):
-    """A question, the conversation so far, and optional metadata filters."""
+class _Asked(BaseModel):
+    """A question and the conversation before it, held to the question and turn limits."""
+
+    model_config = ConfigDict(frozen=True)
 
     question: str
     history: tuple[Turn, ...] = ()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shape(cls, data: Any) -> Any:
-        return _known_fields(data, ("question", "history", "filters"), '{"question": "...", "history": [...]}')
 
     @field_validator("question", mode="before")
     @classmethod
@@ -170,6 +167,15 @@ class AskRequest(_Filtered):
     @classmethod
     def _history(cls, value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
         return _turns(value, info)
+
+
+class AskRequest(_Filtered, _Asked):
+    """A question, the conversation so far, and optional metadata filters."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        return _known_fields(data, ("question", "history", "filters"), '{"question": "...", "history": [...]}')
 
 
 class SearchRequest(_Filtered):
@@ -209,13 +215,9 @@ _FEEDBACK_SHAPE = (
 )
 
 
-class FeedbackRequest(BaseModel):
+class FeedbackRequest(_Asked):
     """A reader's verdict on an answer: the question and conversation, the answer JSON shown, a rating, a note."""
 
-    model_config = ConfigDict(frozen=True)
-
-    question: str
-    history: tuple[Turn, ...] = ()
     answer: dict[str, Any]
     rating: Rating
     note: str = ""
@@ -228,16 +230,6 @@ class FeedbackRequest(BaseModel):
         if missing:
             raise ValueError(f"missing field(s): {', '.join(missing)}; expected {_FEEDBACK_SHAPE}")
         return data
-
-    @field_validator("question", mode="before")
-    @classmethod
-    def _question(cls, value: Any, info: ValidationInfo) -> str:
-        return _text(value, "question", info)
-
-    @field_validator("history", mode="before")
-    @classmethod
-    def _history(cls, value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
-        return _turns(value, info)
 
     @field_validator("answer", mode="before")
     @classmethod
