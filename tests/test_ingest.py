@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest import IngestError, content_spans, header_metadata, load_document, load_documents, pdf_prose
+from rag.ingest import IngestError, content_spans, header_metadata, load_document, load_documents
+from rag.pdf import pdf_prose
 from tests.fakes import write
 from tests.pdfs import HEADER, REPORT_PAGE_STARTS, REPORT_PAGES, REPORT_TEXT, paged_pdf
 
