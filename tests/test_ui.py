@@ -145,3 +145,31 @@ def test_markers_without_a_citation_stay_plain_text(answer):
     (citation,) = answer.citations
     odd = replace(answer, text=f"One [{citation.n}]. Two [9].")
     assert answer_markdown(odd, 0) == f"One [\\[{citation.n}\\]](#rr-src-0-{citation.n}). Two \\[9\\]."
+
+
+def test_the_picker_lists_every_report_and_tells_same_titles_apart():
+    from rag.types import Document
+    from ui.app import report_filters
+    from ui.manage import report_choices
+
+    docs = [
+        Document("a-1", "x", ((0, 1),), "Annual report", country="Mongolia"),
+        Document("b-2", "x", ((0, 1),), "Annual report", country="Russia"),
+        Document("c-3", "x", ((0, 1),), "Country narrative"),
+    ]
+    assert report_choices(docs) == [
+        ("Annual report (Mongolia)", "a-1"),
+        ("Annual report (Russia)", "b-2"),
+        ("Country narrative", "c-3"),
+    ]
+    assert report_filters([]) is None and report_filters(None) is None
+    assert report_filters(["a-1", "c-3"]) == {"doc_id": ("a-1", "c-3")}
+    assert report_filters("b-2") == {"doc_id": ("b-2",)}
+
+
+def test_a_status_line_is_announced_and_escaped():
+    from ui.manage import status_html
+
+    html = status_html("<b>report.pdf</b>: embedding passage 3 of 9", 0.4)
+    assert 'role="status"' in html and "<b>" not in html and "&lt;b&gt;" in html
+    assert '<progress max="100" value="40"' in html
