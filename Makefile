@@ -44,12 +44,21 @@ $(WHEELS)/.built:
 	rm -rf $(WHEELS)/.build-venv
 	touch $@
 
-# The browser tests drive Debian's Chromium through Playwright (no browser download).
-browser:
+# The browser tests drive Debian's Chromium through Playwright (no browser download) and check
+# accessibility with axe-core, pinned in tests/browser/package-lock.json and installed with npm.
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+browser: $(AXE)
 	@if [ ! -x /usr/bin/chromium ]; then \
 		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 		$$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	fi
+
+# npm ci keeps the packages' own old file times: the touch makes the lock file's next change reinstall.
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: the browser tests need it to install axe-core" \
+		"(Node.js 18 or later with npm, e.g. apt-get install -y npm)" >&2; exit 1; }
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	@touch $@
 
 run: setup
 	$(VENV)/bin/rag serve

@@ -16,6 +16,18 @@ from typing import Any
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
+# axe-core, pinned in tests/browser/package.json; `make browser` installs it (npm ci).
+AXE_JS = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+BLOCKING_IMPACTS = ("serious", "critical")
+# Gradio fades updated outputs in: colours read mid-fade are not the page's, so finite animations and
+# transitions end first (5 s at most; spinners run forever and are not waited for).
+AXE_RUN = """async (context) => {
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  const ending = document.getAnimations().filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity);
+  const settled = Promise.all(ending.map((a) => a.finished.catch(() => null)));
+  await Promise.race([settled, new Promise((done) => setTimeout(done, 5000))]);
+  return (await axe.run(context || document, { iframes: false })).violations;
+}"""
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -96,3 +108,31 @@ def chromium() -> Iterator[Any]:
 def screenshot_dir(default: Path) -> Path:
     """Where screenshots go: REPORT_RAG_SCREENSHOTS when set (to refresh docs/), else `default`."""
     return Path(os.environ.get("REPORT_RAG_SCREENSHOTS") or default)
+
+
+def axe_violations(scope: Any, context: Any = None) -> list[str]:
+    """The serious and critical axe-core violations in a Playwright page or frame, one readable entry each.
+
+    `context` narrows the check (an axe context, e.g. "report-rag-widget"; open shadow roots are
+    included). Frames are not followed: check an iframe by passing its Frame. One entry reads
+    `color-contrast (serious): Elements must meet minimum color contrast ratio thresholds [https://...]`
+    followed by a line per failing node: `  #rr-send: Fix any of the following: Element has
+    insufficient color contrast of 3.1 (foreground color: #ffffff, background color: #3b82f6, ...)`.
+    """
+    if not AXE_JS.exists():
+        pytest.fail(f"{AXE_JS} is missing: `make browser` installs it (npm ci --prefix tests/browser)")
+    # Evaluated, not added as a <script>: it works in cross-origin frames and under any page CSP.
+    if not scope.evaluate("() => typeof window.axe !== 'undefined'"):
+        scope.evaluate(AXE_JS.read_text(encoding="utf-8") + "\nvoid 0")
+    violations = scope.evaluate(AXE_RUN, context)
+    return [_describe(v) for v in violations if v["impact"] in BLOCKING_IMPACTS]
+
+
+def _describe(violation: Mapping[str, Any]) -> str:
+    """One axe violation: the rule, its impact and help, then each failing node and how to fix it."""
+    lines = [f"{violation['id']} ({violation['impact']}): {violation['help']} [{violation['helpUrl']}]"]
+    for node in violation["nodes"]:
+        # A step into a shadow root is a list of selectors; joined with spaces, Playwright finds it as is.
+        where = " >> ".join(" ".join(step) if isinstance(step, list) else step for step in node["target"])
+        lines.append(f"  {where}: {' '.join(node.get('failureSummary', '').split())}")
+    return "\n".join(lines)

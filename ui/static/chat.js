@@ -1,11 +1,21 @@
 () => {
-  // A click on an answer's [n] shows that answer's sources and highlights card n.
   if (window.__reportRagCitations) return;
   window.__reportRagCitations = true;
   // Inside the widget's panel the panel's own bar names the chat, so the page header is dropped.
   if (new URLSearchParams(window.location.search).get("embed") === "1") {
     document.documentElement.classList.add("rr-embedded");
+    embedKeyboard();
   }
+  // Gradio marks the example questions up as a list holding buttons, not list items (axe:
+  // aria-required-children); a labelled group is what they are. Svelte redraws them after "Clear chat".
+  const relabelExamples = () =>
+    document.querySelectorAll('#rr-chat .examples[role="list"]').forEach((examples) => {
+      examples.setAttribute("role", "group");
+      examples.setAttribute("aria-label", "Example questions");
+    });
+  relabelExamples();
+  new MutationObserver(relabelExamples).observe(document.body, { childList: true, subtree: true });
+  // A click on an answer's [n] shows that answer's sources and highlights card n.
   document.addEventListener(
     "click",
     (event) => {
@@ -31,4 +41,20 @@
     },
     true,
   );
+
+  // In the widget's frame: when the widget focuses the frame, the caret goes to the question box, and
+  // Escape asks the widget to close (keys pressed here never reach the page around the frame).
+  function embedKeyboard() {
+    const toQuestion = () => {
+      const box = document.querySelector("#rr-question textarea");
+      if (box && document.activeElement === document.body) box.focus();
+    };
+    window.addEventListener("focus", toQuestion);
+    if (document.hasFocus()) toQuestion();
+    document.addEventListener("keydown", (event) => {
+      const inPopup = event.target.closest && event.target.closest('[aria-expanded="true"], [role="listbox"]');
+      if (event.key !== "Escape" || event.defaultPrevented || inPopup || window.parent === window) return;
+      window.parent.postMessage({ type: "report-rag:close" }, "*");
+    });
+  }
 }
