@@ -235,15 +235,16 @@ def build_blocks(
                     )
                     send = gr.Button("Ask", variant="primary", elem_id="rr-send", scale=1, min_width=70)
                 clear_button = gr.Button("Clear chat", size="sm", elem_id="rr-clear", variant="secondary")
-                feedback_status = gr.HTML(status_html(""), elem_id="rr-feedback-status")
-                with gr.Row(visible=False, elem_id="rr-note-row") as note_row:
-                    note = gr.Textbox(
-                        label="What was wrong or helpful? (optional note)",
-                        max_lines=4,
-                        scale=8,
-                        elem_id="rr-note",
-                    )
-                    send_note_button = gr.Button("Send note", scale=1, min_width=90, elem_id="rr-send-note")
+                if feedback is not None:
+                    feedback_status = gr.HTML(status_html(""), elem_id="rr-feedback-status")
+                    with gr.Row(visible=False, elem_id="rr-note-row") as note_row:
+                        note = gr.Textbox(
+                            label="What was wrong or helpful? (optional note)",
+                            max_lines=4,
+                            scale=8,
+                            elem_id="rr-note",
+                        )
+                        send_note_button = gr.Button("Send note", scale=1, min_width=90, elem_id="rr-send-note")
                 panel = build_report_panel(library, settings, report, lambda: service.documents) if library else None
             with gr.Column(scale=2, min_width=300, elem_classes="rr-side"):
                 gr.Markdown("### Sources", elem_classes="rr-side-title")
@@ -275,9 +276,10 @@ def build_blocks(
         private: dict[str, Any] = {"api_visibility": "private"}
         load_outputs = [header, report, panel] if panel is not None else [header, report]
         blocks.load(on_load, None, load_outputs, **private)
-        chatbot.like(rate, [answers], [feedback_id, feedback_status, note_row], **private)
-        send_note_button.click(send_note, [feedback_id, note], [feedback_status, note], **private)
-        note.submit(send_note, [feedback_id, note], [feedback_status, note], **private)
+        if feedback is not None:
+            chatbot.like(rate, [answers], [feedback_id, feedback_status, note_row], **private)
+            send_note_button.click(send_note, [feedback_id, note], [feedback_status, note], **private)
+            note.submit(send_note, [feedback_id, note], [feedback_status, note], **private)
         gr.api(ask, api_name="ask", concurrency_id="answer", concurrency_limit=answer_slots)
         gr.api(search, api_name="search", concurrency_id="search", concurrency_limit=SEARCH_CONCURRENCY)
     return blocks

@@ -108,7 +108,7 @@ def test_widget_on_a_third_party_page_answers_with_a_clickable_citation(page, si
     launcher.click()
     assert page.locator("report-rag-widget .bar span").inner_text() == "Ask the TIP report"
     chat = page.frame_locator("report-rag-widget iframe")
-    expect(chat.locator("#rr-report input")).to_have_value(expected.chunk.title)  # data-report picked it
+    expect(chat.locator("#rr-report .token")).to_have_text([expected.chunk.title])  # data-report picked it
     ask(chat, PRISON_QUESTION)
     link = chat.locator(CITATION_LINK).first
     link.wait_for()
