@@ -3,11 +3,9 @@
 import pytest
 from playwright.sync_api import expect
 
-from rag.settings import Settings
+from app.build import build
 from tests.browser.support import axe_violations, chromium, running, static_site
-from tests.fakes import PRISON_QUESTION, fake_pipeline
-from ui.app import create_app
-from ui.service import AnswerService
+from tests.fakes import PRISON_QUESTION, PRISON_REPLY, REPORT_PATH, ChoosingGenerator, HashEmbedder, fake_settings
 
 CITATION_LINK = '#rr-chat a[href^="#rr-src-"]'
 # What has focus in the widget's shadow root: "launcher", "close", "iframe", or None when focus is elsewhere.
@@ -35,8 +33,10 @@ def widget_page(app_url: str, colour: str) -> str:
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    service = AnswerService(fake_pipeline(tmp_path_factory.mktemp("a11y")))
-    with running(create_app(service, Settings())) as url:
+    # The whole product as `rag serve` builds it: the report panel and the rating controls included.
+    settings = fake_settings(tmp_path_factory.mktemp("a11y") / "idx", corpus=(REPORT_PATH,))
+    generator = ChoosingGenerator("logging, mining", PRISON_REPLY)
+    with running(build(settings, say=lambda _m: None, embedder=HashEmbedder(), generator=generator).web()) as url:
         yield url
 
 
@@ -78,6 +78,14 @@ def test_chat_page_has_no_serious_violations_loaded_and_after_an_answer(page, ap
     box.press("Enter")
     page.locator(CITATION_LINK).first.wait_for()
     expect(page.locator("#rr-sources")).to_contain_text("Sources for")
+    found = axe_violations(page)
+    assert not found, no_violations(found)
+
+    # The report panel opened, and an answer rated "wrong" with its note box showing.
+    page.get_by_text("Add or remove a report").click()
+    page.locator("#rr-add-report").wait_for()
+    page.get_by_role("button", name="Dislike").first.click()
+    page.locator("#rr-note textarea").wait_for()
     found = axe_violations(page)
     assert not found, no_violations(found)
 

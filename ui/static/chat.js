@@ -13,8 +13,21 @@
       examples.setAttribute("role", "group");
       examples.setAttribute("aria-label", "Example questions");
     });
-  relabelExamples();
-  new MutationObserver(relabelExamples).observe(document.body, { childList: true, subtree: true });
+  // Gradio names its file drop zone "Click to upload or drop files" while it shows "Drop File Here - or -
+  // Click to Upload" (axe: label-content-name-mismatch); the name becomes the field's label plus what it shows.
+  const relabelUpload = () =>
+    document.querySelectorAll("#rr-upload .upload-container[aria-label]").forEach((zone) => {
+      const shown = (zone.innerText || "").replace(/\s+/g, " ").trim();
+      const label = document.querySelector("#rr-upload [data-testid='block-label']");
+      const name = `${label ? label.innerText.trim() + ": " : ""}${shown}`;
+      if (shown && zone.getAttribute("aria-label") !== name) zone.setAttribute("aria-label", name);
+    });
+  const relabel = () => {
+    relabelExamples();
+    relabelUpload();
+  };
+  relabel();
+  new MutationObserver(relabel).observe(document.body, { childList: true, subtree: true });
   // A click on an answer's [n] shows that answer's sources and highlights card n.
   document.addEventListener(
     "click",
