@@ -1,7 +1,8 @@
 """The chat's "Add a report" panel: upload with progress, metadata, removal; and the report picker's choices.
 
-The panel is built inside the chat's Blocks. It is hidden in the widget (`?embed=1`) and on a server
-that lets nobody add reports; every action is checked again on the server (`ui.reports.admin_refusal`).
+The panel is built inside the chat's Blocks, hidden: the page's load event shows it except in the widget
+(`?embed=1`), so a widget whose load event never arrives offers no upload either. Every action is checked
+again on the server (`ui.reports.admin_refusal`).
 """
 
 from __future__ import annotations
@@ -62,8 +63,8 @@ def build_report_panel(
     picker: Any,
     documents: Callable[[], list[Document]],
 ) -> Any:
-    """The "Add a report" accordion (returned, for the page to hide in the widget), wired to `library`."""
-    with gr.Accordion("Add or remove a report", open=False, elem_id="rr-add", visible=True) as panel:
+    """The "Add a report" accordion, hidden until the page's load event shows it (not in the widget)."""
+    with gr.Accordion("Add or remove a report", open=False, elem_id="rr-add", visible=False) as panel:
         upload = gr.File(
             label=f"Report file ({', '.join(UPLOAD_TYPES)}; up to {settings.max_upload_bytes // 1_000_000} MB)",
             file_types=list(UPLOAD_TYPES),
