@@ -114,7 +114,7 @@ def build_report_panel(
         request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:
         values = (title, publisher, date, country)
-        skip = (gr.skip(), gr.skip(), gr.skip())
+        skip = (gr.skip(),) * (3 + len(fields))
         why = refusal(request, typed_token)
         if why:
             yield status_html(why[0].upper() + why[1:] + ".", kind="error"), *skip
@@ -141,7 +141,9 @@ def build_report_panel(
         picked, remove_choices = refreshed(selected)
         if job.status is JobStatus.DONE and job.doc_id:
             picked = gr.update(choices=report_choices(documents()), value=[job.doc_id])
-        yield job_html(job), picked, remove_choices, None
+        # Once a report is added its title and the rest are cleared: the next file must not take them on.
+        field_value = "" if job.status is JobStatus.DONE else gr.skip()
+        yield job_html(job), picked, remove_choices, None, *[field_value] * len(fields)
 
     def remove_report(doc_id: str | None, typed_token: str, selected: list[str] | None, request: gr.Request):
         why = refusal(request, typed_token)
@@ -160,6 +162,6 @@ def build_report_panel(
         return message, *refreshed(selected)
 
     common: Mapping[str, Any] = {"api_visibility": "private", "concurrency_id": "reports", "concurrency_limit": 2}
-    add.click(add_report, [upload, *fields, token, picker], [status, picker, removable, upload], **common)
+    add.click(add_report, [upload, *fields, token, picker], [status, picker, removable, upload, *fields], **common)
     remove.click(remove_report, [removable, token, picker], [status, picker, removable], **common)
     return panel

@@ -143,6 +143,9 @@ def test_a_pdf_added_through_the_page_is_indexed_with_progress_picked_and_cited(
         expect(status).to_contain_text(f"Added {MONGOLIA_TITLE}.", timeout=60_000)
         assert status.locator("progress").count() == 0
         embedder.delay = 0.0
+        # The next file added must not take this one's title.
+        expect(page.locator("#rr-meta-title input")).to_have_value("")
+        expect(page.locator("#rr-upload")).not_to_contain_text("tip-2007-mongolia.pdf")
 
         # The new report is listed in the picker and chosen there (the only one chosen).
         picker = page.locator("#rr-report")
