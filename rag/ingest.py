@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.pdf import pdf_prose
+from rag.pdf import page_text, pdf_prose
 from rag.sentences import Span, sentences
 from rag.types import Document
 
@@ -28,8 +28,11 @@ log = logging.getLogger(__name__)
 SUPPORTED = (".txt", ".md", ".html", ".htm", ".pdf")
 # The version of what the readers make of a file. Raise it (and say what changed) whenever the same
 # file would now give a different Document, so that indexes built by an older reader are rebuilt.
-READER_VERSION = 2
-READER_CHANGES = {2: "PDF lines are joined into paragraphs, with page numbers"}
+READER_VERSION = 3
+READER_CHANGES = {
+    2: "PDF lines are joined into paragraphs, with page numbers",
+    3: "PDF paragraphs are also found by the blank space between them",
+}
 
 # Lines of web-archive furniture that are not part of a report.
 _FURNITURE = re.compile(
@@ -316,7 +319,7 @@ def _pdf_text(raw: bytes) -> tuple[str, tuple[int, ...], dict[str, str]]:
 
     try:
         reader = PdfReader(io.BytesIO(raw))
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = [page_text(page) for page in reader.pages]
         info: Mapping[str, Any] = reader.metadata or {}
     except PdfReadError as err:
         raise IngestError(f"malformed PDF ({err})") from err

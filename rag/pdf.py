@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
 
 _SENTENCE_END = re.compile(r"[.!?:][\"'\u2019\u201d)\]]*$")
 _HYPHENATED = re.compile(r"[a-z]-$")
@@ -141,3 +143,43 @@ def _join_lines(first: str, second: str) -> tuple[str, int]:
     if _HYPHENATED.search(first) and second[:1].islower():
         return first[:-1] + second, len(first) - 1
     return f"{first} {second}", len(first) + 1
+
+
+# A gap between two lines this many times the page's usual line spacing is a paragraph break.
+PARAGRAPH_GAP = 1.5
+
+
+def page_text(page: Any) -> str:
+    """A pypdf page's text with a blank line where the layout leaves a paragraph gap.
+
+    pypdf's text has one line per printed line but drops the blank space between paragraphs.
+    The line positions are read as the text is extracted; where there is one position per
+    text line (so they can be matched up), a gap clearly wider than the usual spacing becomes
+    a blank line. Otherwise the text is returned as pypdf gives it.
+    """
+    heights: list[float] = []
+
+    def visit(text: str, cm: Sequence[float], tm: Sequence[float], _font: Any, _size: Any) -> None:
+        if text.strip():
+            y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+            if not heights or abs(heights[-1] - y) > 0.5:
+                heights.append(y)
+
+    text = page.extract_text(visitor_text=visit) or ""
+    lines = text.split("\n")
+    if len(heights) < 3 or len(heights) != sum(1 for line in lines if line.strip()):
+        return text
+    gaps = [a - b for a, b in pairwise(heights)]
+    downward = sorted(g for g in gaps if g > 0)
+    if not downward:
+        return text
+    usual = downward[len(downward) // 2]
+    out: list[str] = []
+    row = 0
+    for line in lines:
+        if line.strip():
+            if row > 0 and gaps[row - 1] > PARAGRAPH_GAP * usual:
+                out.append("")
+            row += 1
+        out.append(line)
+    return "\n".join(out)

@@ -478,3 +478,23 @@ def test_pdf_citation_quotes_the_joined_sentence_and_names_its_page(tmp_path):
     assert (citation.chunk.page, citation.chunk.paragraph) == (2, 1)
     cited = answer_json(answer)["citations"][0]
     assert (cited["page"], cited["paragraph"]) == (2, 1)
+
+
+def test_pdf_paragraphs_are_found_by_the_gap_the_layout_leaves(tmp_path):
+    from tests.pdfs import paged_pdf
+
+    # Each paragraph's last line is as long as the others, so only the blank space between them tells.
+    first = [
+        "Trafficking victims are moved across the northern border in large numbers every year and",
+        "many of them are women who are sold into marriages or into forced labor on farms nearby.",
+    ]
+    second = [
+        "The government has not taken measures to protect these victims when they are returned, and",
+        "officials punish them for leaving the country without permission, according to the report.",
+    ]
+    path = tmp_path / "gaps.pdf"
+    path.write_bytes(paged_pdf([[*first, "", *second]]))
+    doc = load_document(path)
+    paragraphs = doc.text.split("\n\n")
+    assert paragraphs[-2].startswith("Trafficking victims") and paragraphs[-2].endswith("farms nearby.")
+    assert paragraphs[-1].startswith("The government") and paragraphs[-1].endswith("the report.")
