@@ -245,7 +245,10 @@ def build_blocks(
                             elem_id="rr-note",
                         )
                         send_note_button = gr.Button("Send note", scale=1, min_width=90, elem_id="rr-send-note")
-                panel = build_report_panel(library, settings, report, lambda: service.documents) if library else None
+                panel = None
+                if library is not None:
+                    current = lambda: service.documents  # noqa: E731
+                    panel = build_report_panel(library, settings, report, current, (header, page_header))
             with gr.Column(scale=2, min_width=300, elem_classes="rr-side"):
                 gr.Markdown("### Sources", elem_classes="rr-side-title")
                 sources = gr.HTML(sources_html([]), elem_id="rr-sources")

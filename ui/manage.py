@@ -62,6 +62,7 @@ def build_report_panel(
     settings: Settings,
     picker: Any,
     documents: Callable[[], list[Document]],
+    header: tuple[Any, Callable[[list[Document]], str]] | None = None,
 ) -> Any:
     """The "Add a report" accordion, hidden until the page's load event shows it (not in the widget)."""
     with gr.Accordion("Add or remove a report", open=False, elem_id="rr-add", visible=False) as panel:
@@ -140,7 +141,9 @@ def build_report_panel(
             job = library.job(job.job) or job
         picked, remove_choices = refreshed(selected)
         if job.status is JobStatus.DONE and job.doc_id:
-            picked = gr.update(choices=report_choices(documents()), value=[job.doc_id])
+            # The new report joins the reports chosen; with none chosen (all of them) it is chosen alone.
+            chosen = [*(picked["value"] or []), job.doc_id]
+            picked = gr.update(choices=report_choices(documents()), value=chosen)
         # Once a report is added its title and the rest are cleared: the next file must not take them on.
         field_value = "" if job.status is JobStatus.DONE else gr.skip()
         yield job_html(job), picked, remove_choices, None, *[field_value] * len(fields)
@@ -162,6 +165,13 @@ def build_report_panel(
         return message, *refreshed(selected)
 
     common: Mapping[str, Any] = {"api_visibility": "private", "concurrency_id": "reports", "concurrency_limit": 2}
-    add.click(add_report, [upload, *fields, token, picker], [status, picker, removable, upload, *fields], **common)
-    remove.click(remove_report, [removable, token, picker], [status, picker, removable], **common)
+    added = add.click(
+        add_report, [upload, *fields, token, picker], [status, picker, removable, upload, *fields], **common
+    )
+    removed = remove.click(remove_report, [removable, token, picker], [status, picker, removable], **common)
+    if header is not None:
+        # The page header lists the reports with their metadata: redrawn once a report came or went.
+        component, draw = header
+        for event in (added, removed):
+            event.then(lambda: draw(documents()), None, component, api_visibility="private")
     return panel

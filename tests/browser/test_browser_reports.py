@@ -141,6 +141,7 @@ def test_a_pdf_added_through_the_page_is_indexed_with_progress_picked_and_cited(
         page.wait_for_function(INDEXING_PROBE, timeout=30_000)
         status = page.locator("#rr-upload-status [role=status]")
         expect(status).to_contain_text(f"Added {MONGOLIA_TITLE}.", timeout=60_000)
+        expect(page.locator("#rr-header")).to_contain_text(MONGOLIA_TITLE)  # the header lists it too
         assert status.locator("progress").count() == 0
         embedder.delay = 0.0
         # The next file added must not take this one's title.
