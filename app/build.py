@@ -31,6 +31,7 @@ from rag.store import (
     OnStep,
     build_index,
     load_index,
+    no_step,
     recorded_inputs,
     stale_reason,
 )
@@ -60,7 +61,7 @@ def index_documents(
     replace: bool = False,
     reembed: bool = False,
     say: Say = print,
-    on_step: OnStep | None = None,
+    on_step: OnStep = no_step,
 ) -> BuildReport:
     """Build or update the index.
 
@@ -103,7 +104,7 @@ def _build(
     embedder: Embedder,
     previous: CorpusIndex | None,
     say: Say,
-    on_step: OnStep | None = None,
+    on_step: OnStep = no_step,
 ) -> BuildReport:
     return build_index(
         settings.index_dir,
@@ -114,7 +115,7 @@ def _build(
         previous=previous,
         on_progress=say,
         limits=ingest_limits(settings),
-        **({"on_step": on_step} if on_step else {}),
+        on_step=on_step,
     )
 
 
@@ -195,7 +196,7 @@ class Application:
         """The web app: JSON API, widget script, the Gradio chat, report uploads and feedback."""
         from app.library import ReportLibrary
         from rag.feedback import FeedbackStore
-        from ui.app import create_app
+        from ui.app import Contributions, create_app
 
         service = service or self.service()
         library = ReportLibrary(
@@ -212,7 +213,7 @@ class Application:
             return built | {"embedder": index.embedder_name} | model()
 
         store = FeedbackStore(self.settings.feedback_path)
-        return create_app(service, self.settings, library=library, feedback=store, provenance=provenance)
+        return create_app(service, self.settings, Contributions(library, store, provenance))
 
 
 def model_identity(settings: Settings) -> Callable[[], dict[str, str]]:
@@ -258,22 +259,23 @@ def make_pipeline(settings: Settings, retriever: Retriever, generator: Generator
         retriever=retriever,
         generator=generator,
         scorer=generator if isinstance(generator, NextTokenScorer) else None,
-        idf=idf_table(idf_sample([c.text for c in retriever.index.chunks])),
-        aliases=read_aliases(retriever.index.documents.values()),
         config=settings.answer,
         abstain=abstain_model(settings),
+        **index_statistics(retriever.index),
     )
 
 
 def pipeline_over(pipeline: Pipeline, index: CorpusIndex) -> Pipeline:
     """`pipeline` (its models, checks and abstention) over another index, after reports were added or removed."""
-    retriever = replace(pipeline.retriever, index=index)
-    return replace(
-        pipeline,
-        retriever=retriever,
-        idf=idf_table(idf_sample([c.text for c in index.chunks])),
-        aliases=read_aliases(index.documents.values()),
-    )
+    return replace(pipeline, retriever=replace(pipeline.retriever, index=index), **index_statistics(index))
+
+
+def index_statistics(index: CorpusIndex) -> dict[str, Any]:
+    """What the pipeline reads from the index it answers from: the IDF table and the reports' aliases."""
+    return {
+        "idf": idf_table(idf_sample([c.text for c in index.chunks])),
+        "aliases": read_aliases(index.documents.values()),
+    }
 
 
 def abstain_model(settings: Settings) -> AbstainModel:

@@ -147,25 +147,11 @@ class ReportLibrary:
             return
         used = {Path(d.source).resolve().parent for d in self._current().documents.values()}
         with self._state:
-            queued = {Path(self.uploads / sha[:16]).resolve() for sha, _doc in self._pending.values()}
+            queued = {self._folder(sha).resolve() for sha, _doc in self._pending.values()}
         for folder in self.uploads.iterdir():
             if folder.is_dir() and folder.resolve() not in used | queued:
                 log.warning("removing %s: an upload that was never indexed", folder)
                 shutil.rmtree(folder, ignore_errors=True)
-
-    def wait(self, job_id: str, timeout_s: float = 60.0) -> Job:
-        """The job once it is done or failed (for scripts and tests); TimeoutError otherwise."""
-        import time
-
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            job = self.job(job_id)
-            if job is None:
-                raise KeyError(job_id)
-            if job.status in (JobStatus.DONE, JobStatus.FAILED):
-                return job
-            time.sleep(0.05)
-        raise TimeoutError(f"job {job_id} is still {job.status.value if job else 'unknown'}")
 
     def _read(self, name: str, data: bytes, meta: dict[str, str]) -> Document:
         """The upload read as a Document, from a scratch folder (nothing is kept)."""
@@ -179,8 +165,12 @@ class ReportLibrary:
             except IngestError as err:
                 raise UploadRefused(f"{name} could not be read: {err}") from err
 
+    def _folder(self, sha: str) -> Path:
+        """Where an upload with this SHA-256 is kept."""
+        return self.uploads / sha[:16]
+
     def _keep(self, name: str, data: bytes, meta: dict[str, str], sha: str) -> Path:
-        folder = self.uploads / sha[:16]
+        folder = self._folder(sha)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
         tmp = folder / f".{name}.part"

@@ -53,6 +53,10 @@ EMBED_STEP = 256
 OnStep = Callable[[str, int, int], None]
 
 
+def no_step(_step: str, _done: int, _total: int) -> None:
+    """An `OnStep` that listens to nothing."""
+
+
 class IndexMissing(RuntimeError):
     """No index has been built in the folder yet."""
 
@@ -104,7 +108,7 @@ def build_index(
     previous: CorpusIndex | None = None,
     on_progress: Callable[[str], None] = lambda _msg: None,
     limits: IngestLimits | None = None,
-    on_step: OnStep = lambda _step, _done, _total: None,
+    on_step: OnStep = no_step,
 ) -> BuildReport:
     """Ingest `inputs`, embed only chunks the previous index lacks, and swap the new build in.
 

@@ -25,10 +25,18 @@ MONGOLIA = REPORTS / "tip-2007-mongolia.txt"
 RUSSIA = REPORTS / "tip-2007-russia.txt"
 
 
-def serve(tmp_path: Path, **values):
+class SlowEmbedder(HashEmbedder):
+    """The hashed embedder, taking a little while over each call."""
+
+    def embed(self, texts):
+        time.sleep(0.05)
+        return super().embed(texts)
+
+
+def serve(tmp_path: Path, embedder=None, **values):
     settings = fake_settings(tmp_path / "idx", corpus=(REPORT_PATH,), **values)
     generator = ChoosingGenerator("logging, mining", PRISON_REPLY)
-    application = build(settings, say=lambda _m: None, embedder=HashEmbedder(), generator=generator)
+    application = build(settings, say=lambda _m: None, embedder=embedder or HashEmbedder(), generator=generator)
     return TestClient(application.web()), settings
 
 
@@ -91,13 +99,17 @@ def test_an_added_report_is_indexed_listed_and_asked_about_alone(client):
         assert citation["doc_id"] == doc_id and "Mongolia" in citation["title"]
 
 
-def test_progress_goes_through_reading_embedding_and_writing(client):
+def test_progress_goes_through_reading_embedding_and_writing(tmp_path, monkeypatch):
+    monkeypatch.setattr("rag.store.EMBED_STEP", 1)  # one passage a batch: every step is seen
+    client, _settings = serve(tmp_path, embedder=SlowEmbedder())
     status = finished(client, upload(client, RUSSIA).json()["job"])
     assert status["status"] == "done"
     steps = [s["step"] for s in status["seen"]]
     progress = [s["progress"] for s in status["seen"]]
     assert progress == sorted(progress), "progress never goes back"
-    assert any("embedding passage" in step for step in steps) or len(steps) < 4, steps
+    embedding = [step for step in steps if step.startswith("embedding passage")]
+    assert len(set(embedding)) >= 2, steps
+    assert any(0.1 < p < 0.9 for p in progress), progress
 
 
 def test_the_same_file_or_the_same_text_in_another_format_is_refused_and_nothing_is_written(tmp_path):

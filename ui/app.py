@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -31,6 +32,17 @@ from ui.service import AnswerService, Busy
 
 log = logging.getLogger(__name__)
 Provenance = Callable[[], Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """What readers may bring: reports (`library`), and ratings of answers (`feedback`, each kept with
+    `provenance()`: the index build and the models). Without them the chat only answers."""
+
+    library: Reports | None = None
+    feedback: FeedbackStore | None = None
+    provenance: Provenance = dict
+
 
 EXAMPLES = [
     "What work are prison camp inmates forced to do?",
@@ -73,15 +85,10 @@ def report_filters(picked: list[str] | str | None) -> dict[str, tuple[str, ...]]
     return {"doc_id": tuple(ids)} if ids else None
 
 
-def build_blocks(
-    service: AnswerService,
-    settings: Settings,
-    library: Reports | None = None,
-    feedback: FeedbackStore | None = None,
-    provenance: Provenance = dict,
-) -> Any:
+def build_blocks(service: AnswerService, settings: Settings, contributions: Contributions = Contributions()) -> Any:
     """The chat page; also registers the `ask` and `search` API endpoints."""
     documents = service.documents
+    library, feedback, provenance = contributions.library, contributions.feedback, contributions.provenance
 
     def respond(message: str, answers: list[Answer], report: list[str] | None) -> Iterator[tuple[Any, ...]]:
         try:
@@ -291,30 +298,22 @@ def build_blocks(
 UPLOAD_LIMIT = "64kb"
 
 
-def create_app(
-    service: AnswerService,
-    settings: Settings,
-    library: Reports | None = None,
-    feedback: FeedbackStore | None = None,
-    provenance: Provenance = dict,
-) -> Any:
-    """FastAPI with the API routes, then the Gradio chat at /.
-
-    With `library` people may add and remove reports (as `ui.reports` allows); with `feedback` they may
-    rate answers, each rating kept with `provenance()` (the index build, the models).
-    """
+def create_app(service: AnswerService, settings: Settings, contributions: Contributions = Contributions()) -> Any:
+    """FastAPI with the API routes, then the Gradio chat at /; with `contributions`, people may add and
+    remove reports (as `ui.reports` allows) and rate answers."""
+    library, feedback = contributions.library, contributions.feedback
     app = FastAPI(title="report-rag")
     add_routes(app, service, settings)
     add_report_routes(app, library, settings, lambda: service.documents)
     if feedback is not None:
-        add_feedback_routes(app, feedback, provenance, settings.max_question_chars)
+        add_feedback_routes(app, feedback, contributions.provenance, settings.max_question_chars)
     # Gradio's upload route takes the chat's report files; without a library the chat takes no files.
     # A server where nobody may add reports (no library; or not on loopback and no admin token) keeps it small.
     may_add = library is not None and (is_loopback(settings.host) or settings.admin_token is not None)
     upload_limit = settings.max_upload_bytes if may_add else UPLOAD_LIMIT
     return gr.mount_gradio_app(
         app,
-        build_blocks(service, settings, library, feedback, provenance),
+        build_blocks(service, settings, contributions),
         path="/",
         css=_asset("chat.css"),
         js=_asset("chat.js"),

@@ -136,3 +136,22 @@ def _describe(violation: Mapping[str, Any]) -> str:
         where = " >> ".join(" ".join(step) if isinstance(step, list) else step for step in node["target"])
         lines.append(f"  {where}: {' '.join(node.get('failureSummary', '').split())}")
     return "\n".join(lines)
+
+
+@contextmanager
+def browser_page(browser: Any, viewport: Mapping[str, int] | None = None, **context: Any) -> Iterator[Any]:
+    """A page in a fresh browser context (1200x900 unless told), waiting up to 30 s for anything."""
+    ctx = browser.new_context(viewport=dict(viewport or {"width": 1200, "height": 900}), **context)
+    page = ctx.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        yield page
+    finally:
+        ctx.close()
+
+
+def ask(scope: Any, question: str) -> None:
+    """Type a question in the chat (a page or a frame) and send it."""
+    box = scope.locator("#rr-question textarea")
+    box.fill(question)
+    box.press("Enter")

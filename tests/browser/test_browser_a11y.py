@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from app.build import build
-from tests.browser.support import axe_violations, chromium, running, static_site
+from tests.browser.support import axe_violations, running, static_site
 from tests.fakes import PRISON_QUESTION, PRISON_REPLY, REPORT_PATH, ChoosingGenerator, HashEmbedder, fake_settings
 
 CITATION_LINK = '#rr-chat a[href^="#rr-src-"]'
@@ -46,21 +46,6 @@ def site(app_url):
     pages = {"/widget.html": widget_page(app_url, "#1f5f8b"), "/gold.html": widget_page(app_url, "gold")}
     with static_site(pages) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
 
 
 def no_violations(found: list[str]) -> str:

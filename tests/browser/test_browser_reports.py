@@ -15,7 +15,7 @@ from app.build import build
 from rag.feedback import FeedbackStore, Rating
 from rag.models import QWEN_CODER_1_5B
 from rag.store import load_index
-from tests.browser.support import chromium, running, static_site
+from tests.browser.support import ask, browser_page, running, static_site
 from tests.fakes import (
     PRISON_QUESTION,
     PRISON_REPLY,
@@ -70,27 +70,11 @@ def application(index_dir: Path, embedder=None, **values):
     return built.web(), settings
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 1000}, permissions=["clipboard-read", "clipboard-write"]
-    )
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
-
-
-def ask(scope, question: str) -> None:
-    box = scope.locator("#rr-question textarea")
-    box.fill(question)
-    box.press("Enter")
+    # Room for the report panel, and the clipboard the answer JSON is copied through.
+    with browser_page(browser, {"width": 1280, "height": 1000}, permissions=["clipboard-read", "clipboard-write"]) as p:
+        yield p
 
 
 def open_panel(page) -> None:

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from rag.settings import Settings
-from tests.browser.support import chromium, running, static_site
+from tests.browser.support import ask, running, static_site
 from tests.fakes import EVIL_TITLE, PRISON_QUESTION, PRISON_REPLY, fake_pipeline, source_number
 from ui.app import create_app
 from ui.service import AnswerService
@@ -76,27 +76,6 @@ def site(app_url, service):
     }
     with static_site(pages) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
-
-
-def ask(scope, question: str) -> None:
-    box = scope.locator("#rr-question textarea")
-    box.fill(question)
-    box.press("Enter")
 
 
 def test_widget_on_a_third_party_page_answers_with_a_clickable_citation(page, site, service):
