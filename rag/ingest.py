@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.fields import HEADER_CHARS, header_fields
 from rag.pdf import page_text, pdf_prose
 from rag.sentences import Span, sentences
 from rag.types import Document
@@ -28,23 +29,17 @@ log = logging.getLogger(__name__)
 SUPPORTED = (".txt", ".md", ".html", ".htm", ".pdf")
 # The version of what the readers make of a file. Raise it (and say what changed) whenever the same
 # file would now give a different Document, so that indexes built by an older reader are rebuilt.
-READER_VERSION = 3
+READER_VERSION = 4
 READER_CHANGES = {
     2: "PDF lines are joined into paragraphs, with page numbers",
     3: "PDF paragraphs are also found by the blank space between them",
+    4: "header fields: tier headings in capitals, a date or an office on a line of its own",
 }
 
 # Lines of web-archive furniture that are not part of a report.
 _FURNITURE = re.compile(
     r"^[ \t]*(?:Last Updated:.*|Search Refworld|Cite as .*|Disclaimer.*|Print\s*|Share\s*)[ \t]*$",
     re.MULTILINE,
-)
-_HEADER_FIELD = re.compile(
-    r"^(Publisher|Author|Publication Date|Date|Country|Title)[ \t]+(\S.*?)[ \t]*$",
-    re.MULTILINE,
-)
-_TIER = re.compile(
-    r"^[ \t]*(?P<country>[A-Z][^\n()]{1,60}?)[ \t]*\((?P<tier>Tier [0-9][A-Za-z ]*)\)[ \t]*$", re.MULTILINE
 )
 # PDF layout: a line that ends a sentence; a word broken with a hyphen at a line's end; a list item.
 _META_KEYS = ("title", "publisher", "author", "date", "country")
@@ -245,26 +240,10 @@ def _trimmed(text: str, start: int, end: int) -> list[Span]:
 
 
 def header_metadata(text: str) -> dict[str, str]:
-    """Title, publisher, author, date, country and tier from a report's header lines."""
-    head = text[:3000]
-    meta: dict[str, str] = {}
-    for m in _HEADER_FIELD.finditer(head):
-        key = {"Publication Date": "date", "Date": "date"}.get(m.group(1), m.group(1).lower())
-        meta.setdefault(key, m.group(2))
-    tier = _TIER.search(head)
-    if tier:
-        meta["tier"] = tier.group("tier")
-        meta.setdefault("country", tier.group("country").strip())
-    if "title" not in meta:
-        spans = content_spans(head)
-        if spans:
-            s, e = spans[0]
-            first, _, rest = head[s:e].partition("\n")
-            first = first.strip().lstrip("#").strip()
-            heading_like = 0 < len(first) <= 150 and first[-1] not in ".!?,;:"
-            if heading_like and not _HEADER_FIELD.match(first) and (rest.strip() or len(spans) > 1 or e < len(text)):
-                meta["title"] = first
-    return meta
+    """Title, publisher, author, date, country and tier from a report's header lines (`rag.fields`)."""
+    fields = header_fields(text, content_spans(text[:HEADER_CHARS]))
+    # A single line is a text, not a title heading a text.
+    return {f.name: f.value for f in fields if f.name != "title" or f.end < len(text.rstrip())}
 
 
 def _decode(raw: bytes) -> str:
