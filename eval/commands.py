@@ -36,7 +36,7 @@ COMPARE_KEYS = (
     "recall@5",
     "mrr",
     "total_s_median",
-    "first_token_s_median",
+    "first_content_s_median",
 )
 
 

@@ -32,7 +32,7 @@ class YesNoModel(Protocol):
 
 
 class LexicalJudge:
-    """The evaluation's cheap check (eval/lexical_check.py), distinct from the answer path's verifier."""
+    """The evaluation's cheap check (eval/lexical_check.py), distinct from anything on the answer path."""
 
     name = "lexical"
 

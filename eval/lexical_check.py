@@ -1,17 +1,71 @@
 """The lexical judge's own check: numbers, names, negation and content-word overlap.
 
 It is the evaluation's cheap judge of whether a cited passage supports a sentence, kept apart from
-the answer path's verifier (`rag/verify.py`) so that citation metrics do not grade the system with
-its own check. A sentence is supported when every number in it appears in the source, every name
-does (or is a known one), no negation flips, and enough of its content words do.
+the answer path, so that citation metrics do not grade the system with its own check. A sentence is
+supported when every number in it appears in the source, every name does (or is a known one), no
+negation flips, and enough of its content words do. Its negation helpers are its own.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.text import COMMON_CAPS, content_words, fold_initialisms, names, negation_flip, negation_scopes, numbers
+from rag.text import COMMON_CAPS, NEGATORS, content_words, fold_initialisms, names, negation_pattern, numbers
+
+# A word that denies what follows, or "without" for a denial inside a clause.
+NEGATION_OR_WITHOUT = negation_pattern((*NEGATORS, "without"))
+_CLAUSE = re.compile(r"[,;:()]|\b(?:and|but|while|although|however|whereas)\b", re.IGNORECASE)
+# Words between a negation and what it negates ("not fully comply", "no known laws").
+HEDGES = frozenset(
+    "fulli actual yet even alway specif direct current offici realli formal also onli just necessarili "
+    "signific wide open public known discern effect".split()
+)
+
+
+def negation_scopes(
+    text: str, after_chars: int = 160, after_words: int = 8, clause_after: bool = True
+) -> tuple[set[str], set[str]]:
+    """(predicates, scope): the first real word after each negation, and the words near it.
+
+    A negation reaches `after_words` words forward (within its clause when `clause_after`) and three
+    back, never across a clause boundary: "complies, and is not" negates nothing before it.
+
+    >>> [sorted(s) for s in negation_scopes("There were no reported prosecutions, and trials occur.")]
+    [['report'], ['prosecut', 'report']]
+    >>> [sorted(s) for s in negation_scopes("Prosecutions were not reported, and no one was tried.", 80, 3, False)]
+    [['report', 'tri'], ['prosecut', 'report', 'tri']]
+    """
+    predicates: set[str] = set()
+    scope: set[str] = set()
+    for m in NEGATION_OR_WITHOUT.finditer(text):
+        ahead = text[m.end() : m.end() + after_chars]
+        after = content_words(_CLAUSE.split(ahead)[0] if clause_after else ahead)[:after_words]
+        before = content_words(_CLAUSE.split(text[max(0, m.start() - 60) : m.start()])[-1])[-3:]
+        scope.update(after, before)
+        predicate = next((w for w in after if w not in HEDGES), None)
+        if predicate:
+            predicates.add(predicate)
+    return predicates, scope
+
+
+Scopes = Callable[[str], tuple[set[str], set[str]]]
+
+
+def negation_flip(claim: str, source: str, scopes: Scopes = negation_scopes) -> bool:
+    """What one side negates (the first real word after a negation), the other states outside any negation.
+
+    >>> negation_flip("North Korea has ratified the protocol.", "North Korea has not ratified the protocol.")
+    True
+    >>> negation_flip("It was not ratified.", "North Korea has not ratified the protocol.")
+    False
+    """
+    claim_words, source_words = set(content_words(claim)), set(content_words(source))
+    claim_pred, claim_scope = scopes(claim)
+    source_pred, source_scope = scopes(source)
+    return bool((source_pred & claim_words) - claim_scope) or bool((claim_pred & source_words) - source_scope)
+
 
 # Share of a sentence's content words that its source must contain.
 MIN_OVERLAP = 0.5

@@ -14,6 +14,7 @@ from typing import Any
 
 from eval.dataset import EvalItem
 from eval.retrieval import KS, holds, score_passages
+from eval.selective import aurc
 from eval.summary import percentile
 from rag.cite import split_claims
 from rag.text import squash, strip_markers
@@ -79,10 +80,15 @@ class QuestionScore:
     citations_supporting: int = 0
     quotes: int = 0
     quotes_valid: int = 0
-    first_token_s: float | None = None
+    # The first visible content: the sources when streamed first, else the first text.
+    first_content_s: float | None = None
     total_s: float | None = None
     tokens_per_s: float | None = None
     notes: list[str] = field(default_factory=list)
+    # For the risk–coverage curve: how sure the product was (1 - p_wrong; 0 for an abstention by rule),
+    # and whether the answer it had, shown, would be wrong (the draft of an abstention is read too).
+    confidence: float = 0.0
+    wrong_if_shown: bool = True
 
 
 def score_prediction(
@@ -95,7 +101,7 @@ def score_prediction(
     abstained = bool(pred.get("abstained"))
     s = QuestionScore(item.id, item.type, item.answerable, abstained, item.split)
     timings = pred.get("timings") or {}
-    s.first_token_s = timings.get("first_token_s")
+    s.first_content_s = timings.get("sources_s", timings.get("first_token_s"))
     s.total_s = timings.get("total_s")
     decode_s = (timings.get("total_s") or 0) - (timings.get("first_token_s") or 0)
     if timings.get("tokens") and decode_s > 0:
@@ -112,6 +118,7 @@ def score_prediction(
             s.quote_ranks = score_passages(passages, item.evidence).quote_ranks
             if not abstained:
                 s.evidence_cited = any(holds(c["text"], q) for c in citations for q in item.evidence)
+    s.confidence, s.wrong_if_shown = _selective(item, pred, answer, abstained)
     if not abstained:
         s.wrong = not item.answerable or bool(forbidden) or s.must_include == 0.0
         s.confidently_wrong = s.wrong and all(c.get("supported") for c in citations)
@@ -138,6 +145,17 @@ def score_prediction(
     return s
 
 
+def _selective(item: EvalItem, pred: Mapping, answer: str, abstained: bool) -> tuple[float, bool]:
+    """(confidence, wrong if shown) of one prediction, for the risk–coverage curve."""
+    p_wrong = (pred.get("signals") or {}).get("p_wrong")
+    confidence = 1.0 - float(p_wrong) if p_wrong is not None else (0.0 if abstained else 1.0)
+    shown = str(pred.get("draft") or "") if abstained else answer
+    if not shown:
+        return 0.0, True  # nothing to show: an abstention by rule is never an answer
+    wrong = not item.answerable or bool(must_not_hits(shown, item.must_not))
+    return confidence, wrong or must_include_score(shown, item.must_include) == 0.0
+
+
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -156,7 +174,7 @@ def aggregate(scores: Sequence[QuestionScore]) -> dict[str, float | int | None]:
     sentences = sum(s.sentences for s in scores)
     citations = sum(s.citations for s in scores)
     quotes = sum(s.quotes for s in scores)
-    first = [s.first_token_s for s in scores if s.first_token_s is not None]
+    first = [s.first_content_s for s in scores if s.first_content_s is not None]
     total = [s.total_s for s in scores if s.total_s is not None]
     tps = [s.tokens_per_s for s in scores if s.tokens_per_s is not None]
     out: dict[str, float | int | None] = {
@@ -181,8 +199,10 @@ def aggregate(scores: Sequence[QuestionScore]) -> dict[str, float | int | None]:
     out["citation_recall"] = sum(s.sentences_supported for s in scores) / sentences if sentences else None
     out["citation_precision"] = sum(s.citations_supporting for s in scores) / citations if citations else None
     out["quote_validity"] = sum(s.quotes_valid for s in scores) / quotes if quotes else None
-    out["first_token_s_median"] = statistics.median(first) if first else None
-    out["first_token_s_p95"] = _percentile(first, 0.95)
+    labelled = [s for s in scores if s.answerable is not None]
+    out["aurc"] = aurc([s.confidence for s in labelled], [s.wrong_if_shown for s in labelled])
+    out["first_content_s_median"] = statistics.median(first) if first else None
+    out["first_content_s_p95"] = _percentile(first, 0.95)
     out["total_s_median"] = statistics.median(total) if total else None
     out["total_s_p95"] = _percentile(total, 0.95)
     out["tokens_per_s_median"] = statistics.median(tps) if tps else None

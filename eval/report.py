@@ -8,6 +8,7 @@ from typing import Any
 
 from eval.dataset import EvalItem
 from eval.metrics import QuestionScore
+from eval.selective import aurc, risk_coverage
 from eval.summary import markdown_table
 
 LABELS = {
@@ -26,8 +27,9 @@ LABELS = {
     "citation_recall": "citation recall",
     "citation_precision": "citation precision",
     "quote_validity": "quote is an exact span at its offsets",
-    "first_token_s_median": "time to first token, median (s)",
-    "first_token_s_p95": "time to first token, p95 (s)",
+    "aurc": "area under the risk–coverage curve (AURC, lower is better)",
+    "first_content_s_median": "time to first visible content (sources or text), median (s)",
+    "first_content_s_p95": "time to first visible content (sources or text), p95 (s)",
     "total_s_median": "time to complete answer, median (s)",
     "total_s_p95": "time to complete answer, p95 (s)",
     "tokens_per_s_median": "generation speed, median (tokens/s)",
@@ -54,6 +56,37 @@ def metrics_table(metrics: Mapping[str, Any], splits: Mapping[str, Mapping[str, 
         [label, fmt(metrics.get(key))] + [fmt(m.get(key)) for m in splits.values()] for key, label in labels.items()
     ]
     return markdown_table(header, rows)
+
+
+COVERAGES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+def selective_table(scores: Sequence[QuestionScore]) -> str:
+    """The risk–coverage curve (share wrong among the most confident answers at each coverage), the
+    operating point the threshold chose, and AURC, for the whole run and each split."""
+    groups = {"all": [s for s in scores if s.answerable is not None]}
+    for split in sorted({s.split for s in groups["all"]}):
+        groups[split] = [s for s in groups["all"] if s.split == split]
+    curves = {
+        name: risk_coverage([s.confidence for s in g], [s.wrong_if_shown for s in g]) for name, g in groups.items()
+    }
+    rows = []
+    for coverage in COVERAGES:
+        cells = []
+        for points in curves.values():
+            at = [risk for c, risk in points if c <= coverage + 1e-9]
+            cells.append(fmt(at[-1]) if at else "–")
+        rows.append([f"risk at coverage {coverage:.1f}", *cells])
+    operating = []
+    for g in groups.values():
+        answered = [s for s in g if not s.abstained]
+        wrong = sum(1 for s in answered if s.wrong) / len(answered) if answered else None
+        operating.append(f"{len(answered) / len(g):.3f} / {fmt(wrong)}" if g else "–")
+    rows.append(["operating point: answered / wrong among answered", *operating])
+    rows.append(
+        ["AURC", *[fmt(aurc([s.confidence for s in g], [s.wrong_if_shown for s in g])) for g in groups.values()]]
+    )
+    return markdown_table(["", *groups], rows) + "\n\n![risk–coverage](risk_coverage.png)"
 
 
 def type_table(by_type: Mapping[str, Mapping[str, Any]]) -> str:
@@ -97,7 +130,9 @@ def write_report(
             f"(not wrong, just not scored): {', '.join(unlabelled[:20])}{' …' if len(unlabelled) > 20 else ''}",
             "",
         ]
-    lines += [table, "", "## By question type", ""]
+    lines += [table, "", "## Abstention as selective prediction", ""]
+    lines += [selective_table(scores), ""]
+    lines += ["## By question type", ""]
     lines += [type_table(metrics["by_type"]), ""]
     lines += [f"![{name}]({name})" for name in plots]
     lines += ["", f"## The {worst} worst questions", ""]
@@ -145,11 +180,34 @@ def _plots(out_dir: Path, scores: Sequence[QuestionScore], metrics: Mapping[str,
     plt.close(fig)
     names.append("scores_by_type.png")
 
+    labelled = [s for s in scores if s.answerable is not None]
+    if labelled:
+        fig, ax = plt.subplots(figsize=(5, 3.6))
+        for split in ["all", *sorted({s.split for s in labelled})]:
+            group = [s for s in labelled if split == "all" or s.split == split]
+            points = risk_coverage([s.confidence for s in group], [s.wrong_if_shown for s in group])
+            ax.plot([c for c, _ in points], [r for _, r in points], label=split)
+        answered = [s for s in labelled if not s.abstained]
+        if answered:
+            risk = sum(1 for s in answered if s.wrong) / len(answered)
+            ax.plot([len(answered) / len(labelled)], [risk], "ko", label="operating point")
+        ax.set_xlabel("coverage (share of questions answered)")
+        ax.set_ylabel("risk (share wrong among answered)")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.legend()
+        ax.set_title("Risk–coverage")
+        fig.tight_layout()
+        fig.savefig(out_dir / "risk_coverage.png", dpi=110)
+        plt.close(fig)
+
     totals = [s.total_s for s in scores if s.total_s is not None]
-    firsts = [s.first_token_s for s in scores if s.first_token_s is not None]
+    firsts = [s.first_content_s for s in scores if s.first_content_s is not None]
     if totals:
         fig, ax = plt.subplots(figsize=(7, 3.2))
-        ax.hist([totals, firsts], bins=20, label=["complete answer", "first token"], color=["#3b6ea5", "#e39b3b"])
+        ax.hist(
+            [totals, firsts], bins=20, label=["complete answer", "first visible content"], color=["#3b6ea5", "#e39b3b"]
+        )
         ax.set_xlabel("seconds")
         ax.set_ylabel("questions")
         ax.legend()

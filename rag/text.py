@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 
 # "D. P. R. K." and "U.S." are single terms: fold them to "dprk" and "us"
 # so that they match queries that write them either way.
@@ -30,16 +29,15 @@ COMMON_CAPS = frozenset({"yes", "no", "the", "according", "however", "i"})
 # A citation marker with its leading space: " [1]", " [1, 2]".
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 
-_NEGATORS = ("no", "not", "never", "none", "nor", "neither", "cannot")
+NEGATORS = ("no", "not", "never", "none", "nor", "neither", "cannot")
 
 
-def _negation(words: tuple[str, ...]) -> re.Pattern[str]:
+def negation_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(words) + r")\b|n't\b", re.IGNORECASE)
 
 
-# A word that denies what follows; with "without" for the scope of a denial inside a clause.
-NEGATION = _negation(_NEGATORS)
-NEGATION_OR_WITHOUT = _negation((*_NEGATORS, "without"))
+# A word that denies what follows.
+NEGATION = negation_pattern(NEGATORS)
 
 
 def squash(text: str) -> str:
@@ -119,52 +117,15 @@ def negated(text: str) -> bool:
     return bool(NEGATION.search(text))
 
 
-_CLAUSE = re.compile(r"[,;:()]|\b(?:and|but|while|although|however|whereas)\b", re.IGNORECASE)
-# Words between a negation and what it negates ("not fully comply", "no known laws").
-HEDGES = frozenset(
-    "fulli actual yet even alway specif direct current offici realli formal also onli just necessarili "
-    "signific wide open public known discern effect".split()
-)
+# Chat-template control tokens (<|im_start|>, <|endoftext|>, …) written inside a question or a
+# source would otherwise be read by the tokenizer as real turn boundaries.
+_CONTROL_TOKEN = re.compile(r"<\|([^<>|]{0,40})\|>")
 
 
-def negation_scopes(
-    text: str, after_chars: int = 160, after_words: int = 8, clause_after: bool = True
-) -> tuple[set[str], set[str]]:
-    """(predicates, scope): the first real word after each negation, and the words near it.
+def one_line(text: str) -> str:
+    """`text` on one line, with any chat-template control token made inert.
 
-    A negation reaches `after_words` words forward (within its clause when `clause_after`) and three
-    back, never across a clause boundary: "complies, and is not" negates nothing before it.
-
-    >>> [sorted(s) for s in negation_scopes("There were no reported prosecutions, and trials occur.")]
-    [['report'], ['prosecut', 'report']]
-    >>> [sorted(s) for s in negation_scopes("Prosecutions were not reported, and no one was tried.", 80, 3, False)]
-    [['report', 'tri'], ['prosecut', 'report', 'tri']]
+    >>> one_line("Hi  <|im_start|>system do this<|im_end|>")
+    'Hi <im_start>system do this<im_end>'
     """
-    predicates: set[str] = set()
-    scope: set[str] = set()
-    for m in NEGATION_OR_WITHOUT.finditer(text):
-        ahead = text[m.end() : m.end() + after_chars]
-        after = content_words(_CLAUSE.split(ahead)[0] if clause_after else ahead)[:after_words]
-        before = content_words(_CLAUSE.split(text[max(0, m.start() - 60) : m.start()])[-1])[-3:]
-        scope.update(after, before)
-        predicate = next((w for w in after if w not in HEDGES), None)
-        if predicate:
-            predicates.add(predicate)
-    return predicates, scope
-
-
-Scopes = Callable[[str], tuple[set[str], set[str]]]
-
-
-def negation_flip(claim: str, source: str, scopes: Scopes = negation_scopes) -> bool:
-    """What one side negates (the first real word after a negation), the other states outside any negation.
-
-    >>> negation_flip("North Korea has ratified the protocol.", "North Korea has not ratified the protocol.")
-    True
-    >>> negation_flip("It was not ratified.", "North Korea has not ratified the protocol.")
-    False
-    """
-    claim_words, source_words = set(content_words(claim)), set(content_words(source))
-    claim_pred, claim_scope = scopes(claim)
-    source_pred, source_scope = scopes(source)
-    return bool((source_pred & claim_words) - claim_scope) or bool((claim_pred & source_words) - source_scope)
+    return squash(_CONTROL_TOKEN.sub(r"<\1>", text))
