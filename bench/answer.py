@@ -1,12 +1,12 @@
-"""Answer latency on the shipped report, and the pipeline's overhead over the bare model.
+"""Answer latency on the shipped report: time to the sources, to the whole answer, and the model's share.
 
-    python -m bench.answer --out docs/bench/answer.json
+    python -m bench.answer --out docs/bench/answer.json [--dataset eval/data/dev.jsonl] [--repeat 1]
 
-Questions: the answerable ones of eval/data/dev.jsonl, with their history. Pass 1 answers each
-through `build(settings).pipeline.stream()` while recording the messages the generator receives.
-Pass 2 feeds those same messages to the same generator alone. Each pass runs the questions in
-the same order, so both see llama.cpp's prefix cache in the same state (the constant
-instructions cached, the question part read anew).
+Every question of the set (with its history) is answered through `build(settings).pipeline.stream()`,
+the way the chat asks; a wrapper times each call the pipeline makes to the model (judging a
+sentence, reading yes or no). Printed and written: medians and p95s of the time to the sources (the
+first thing the reader sees), of the complete answer, of the time inside the model, the number of
+model calls per answer, and the ratios of the model's time to the whole answer.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from app.build import build, make_generator
@@ -25,87 +25,76 @@ from bench.stats import machine, summarize
 from eval.dataset import load_dataset
 from rag.generate import GenerationOptions, Generator, Message
 from rag.settings import Settings
-from rag.types import Answer
+from rag.types import Answer, Sources
 
 
 @dataclass
-class Recorder:
-    """Passes calls to the real generator and keeps the last messages and options it was given."""
+class TimedModel:
+    """Passes every call to the real model and adds up the calls and the seconds spent in them."""
 
     inner: Generator
-    calls: list[tuple[list[Message], GenerationOptions]] = field(default_factory=list)
+    calls: int = 0
+    seconds: float = 0.0
 
     def generate(self, messages: Sequence[Message], options: GenerationOptions) -> Iterator[str]:
-        self.calls.append((list(messages), options))
-        return self.inner.generate(messages, options)
+        started = time.perf_counter()
+        self.calls += 1
+        yield from self.inner.generate(messages, options)
+        self.seconds += time.perf_counter() - started
 
     def next_token_probability(self, messages: Sequence[Message], words: Sequence[str]) -> float:
-        return self.inner.next_token_probability(messages, words)  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        self.calls += 1
+        try:
+            return self.inner.next_token_probability(messages, words)  # type: ignore[attr-defined]
+        finally:
+            self.seconds += time.perf_counter() - started
 
 
 @dataclass(frozen=True)
 class Run:
-    first_token_s: float | None
+    sources_s: float | None
     total_s: float
-    tokens: int
+    model_s: float
+    model_calls: int
+    abstained: bool
 
 
-def timed_stream(events: Iterator) -> tuple[Run, Answer | None]:
-    """Time to the first text piece and to the end of a stream of text pieces (and maybe an Answer)."""
+def timed_answer(events: Iterator, model: TimedModel) -> Run:
+    """Time to the Sources event and to the end of one answer's stream, and the model's part of it."""
+    model.calls, model.seconds = 0, 0.0
     started = time.perf_counter()
-    first = None
-    pieces = 0
-    final = None
+    sources = None
+    final: Answer | None = None
     for event in events:
-        if isinstance(event, Answer):
+        if isinstance(event, Sources) and sources is None:
+            sources = time.perf_counter() - started
+        elif isinstance(event, Answer):
             final = event
-            continue
-        if first is None:
-            first = time.perf_counter() - started
-        pieces += 1
-    return Run(first, time.perf_counter() - started, pieces), final
-
-
-def prompt_tokens(generator: Generator, messages: Sequence[Message]) -> int | None:
-    count = getattr(generator, "_prompt_tokens", None)  # llama.cpp backend: the template's own tokens
-    return len(count(messages)) if count else None
+    total = time.perf_counter() - started
+    return Run(sources, total, model.seconds, model.calls, bool(final and final.abstained))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", type=Path, default=Path("eval/data/dev.jsonl"))
-    parser.add_argument("--repeat", type=int, default=1, help="passes over the questions (pipeline, then bare)")
+    parser.add_argument("--repeat", type=int, default=1, help="passes over the questions")
     parser.add_argument("--out", type=Path, default=Path("docs/bench/answer.json"))
     args = parser.parse_args()
-    items = [i for i in load_dataset(args.dataset) if i.answerable]
+    items = load_dataset(args.dataset)
     with tempfile.TemporaryDirectory(prefix="rag-bench-answer-") as tmp:
         os.environ.setdefault("RAG_INDEX_DIR", str(Path(tmp) / "index"))
         settings = Settings()
         t = time.perf_counter()
-        generator = make_generator(settings, say=lambda _m: None)
-        recorder = Recorder(generator)
-        pipeline = build(settings, say=lambda _m: None, generator=recorder).pipeline
+        model = TimedModel(make_generator(settings, say=lambda _m: None))
+        pipeline = build(settings, say=lambda _m: None, generator=model).pipeline
         load_s = time.perf_counter() - t
-        warm = items[0]
-        pipeline.answer(warm.question, warm.history)
+        pipeline.answer(items[0].question, items[0].history)  # the constant prompt prefixes, read once
         rows: list[dict] = []
         for rep in range(args.repeat):
-            recorder.calls.clear()
-            answered = []
             for item in items:
-                before = len(recorder.calls)
-                run, final = timed_stream(pipeline.stream(item.question, item.history))
-                call = recorder.calls[-1] if len(recorder.calls) > before else None
-                answered.append((item, run, final, call))
-            for item, run, final, call in answered:
-                row = {"id": item.id, "repeat": rep, "pipeline": asdict(run)}
-                row["abstained"] = bool(final and final.abstained)
-                row["timings"] = dict(final.timings) if final else {}
-                row["generated"] = call is not None
-                if call is not None:
-                    bare, _ = timed_stream(generator.generate(*call))
-                    row["bare"] = asdict(bare)
-                    row["prompt_tokens"] = prompt_tokens(generator, call[0])
+                run = timed_answer(pipeline.stream(item.question, item.history), model)
+                row = {"id": item.id, "repeat": rep, **asdict(run)}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 # Written after every answer, so a run stopped early still leaves its figures.
@@ -122,33 +111,18 @@ def save(out: Path, rows: list[dict], questions: int, load_s: float, complete: b
 
 
 def summary(rows: list[dict]) -> dict:
-    """Medians and p95s of the pipeline and the bare model, and their ratios, over generated answers."""
-    gen = [r for r in rows if r.get("bare") and r["pipeline"]["first_token_s"] is not None]
-    if not gen:
-        return {"generated": 0}
-
-    def speed(run: dict) -> float:
-        decode = run["total_s"] - run["first_token_s"]
-        return (run["tokens"] - 1) / decode if decode > 0 and run["tokens"] > 1 else 0.0
-
-    out: dict = {"generated": len(gen), "all": len(rows)}
-    for side in ("pipeline", "bare"):
-        out[side] = {
-            "first_token_s": asdict(summarize([r[side]["first_token_s"] for r in gen])),
-            "total_s": asdict(summarize([r[side]["total_s"] for r in gen])),
-            "tokens_per_s": asdict(summarize([speed(r[side]) for r in gen])),
-            "tokens": asdict(summarize([float(r[side]["tokens"]) for r in gen])),
-        }
-    tokens = [float(r["prompt_tokens"]) for r in gen if r.get("prompt_tokens")]
-    out["prompt_tokens"] = asdict(summarize(tokens)) if tokens else None
-    out["overhead_ratio_median"] = round(
-        summarize([r["pipeline"]["total_s"] / r["bare"]["total_s"] for r in gen]).p50, 3
+    """Medians and p95s of each time, the model calls per answer, and the model's share of the answer time."""
+    if not rows:
+        return {"answers": 0}
+    with_sources = [r["sources_s"] for r in rows if r["sources_s"] is not None]
+    out: dict = {"answers": len(rows), "abstained": sum(1 for r in rows if r["abstained"])}
+    out["sources_s"] = asdict(summarize(with_sources)) if with_sources else None
+    for key in ("total_s", "model_s", "model_calls"):
+        out[key] = asdict(summarize([float(r[key]) for r in rows]))
+    out["model_share_median"] = round(summarize([r["model_s"] / r["total_s"] for r in rows if r["total_s"]]).p50, 3)
+    out["sources_share_median"] = round(
+        summarize([r["sources_s"] / r["total_s"] for r in rows if r["total_s"] and r["sources_s"] is not None]).p50, 3
     )
-    out["overhead_ratio_of_medians"] = round(out["pipeline"]["total_s"]["p50"] / out["bare"]["total_s"]["p50"], 3)
-    out["first_token_ratio_median"] = round(
-        summarize([r["pipeline"]["first_token_s"] / r["bare"]["first_token_s"] for r in gen]).p50, 3
-    )
-    out["abstained_without_generating"] = sum(1 for r in rows if not r["generated"])
     return out
 
 

@@ -4,9 +4,9 @@
 
 Starts `python -m llama_cpp.server` on the packaged model (same thread count as in process), runs
 the questions of eval/data/dev.jsonl through the same retriever with each generator in turn
-(in process, then server, question by question), and prints time to first token and to the full
-answer (medians, and the ratio server / in process), and how often the two greedy drafts, the
-P(NONE) probes and the abstention decisions agree.
+(in process, then server, question by question), and prints time to the sources and to the full
+answer (medians, and the ratio server / in process), and how often the answers, the model's
+judgements (P(answers)) and the abstention decisions agree.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from app import build
 from rag.answer import Pipeline
-from rag.generate import Generator, NextTokenScorer
+from rag.generate import Generator
 from rag.generate_openai import ServerConfig, connect
 from rag.schema import Turn
 from rag.settings import Backend, Settings
@@ -60,8 +60,7 @@ def start_server(model: Path, threads: int, n_ctx: int, log: Path) -> tuple[subp
 
 
 def pipeline_with(base: Pipeline, generator: Generator) -> Pipeline:
-    scorer = generator if isinstance(generator, NextTokenScorer) else None
-    return dataclasses.replace(base, generator=generator, scorer=scorer)
+    return dataclasses.replace(base, generator=generator)
 
 
 def main() -> None:
@@ -89,10 +88,10 @@ def main() -> None:
                 b = remote.answer(item["question"], history)
                 rows.append((item["id"], a, b))
                 print(
-                    f"{item['id']}: first token {a.timings.get('first_token_s', 0):.2f} / "
-                    f"{b.timings.get('first_token_s', 0):.2f} s, total {a.timings['total_s']:.2f} / "
-                    f"{b.timings['total_s']:.2f} s, same draft: {a.draft == b.draft}, "
-                    f"P(NONE) {a.timings.get('p_none', -1):.4f} / {b.timings.get('p_none', -1):.4f}",
+                    f"{item['id']}: sources {a.timings.get('sources_s', 0):.2f} / "
+                    f"{b.timings.get('sources_s', 0):.2f} s, total {a.timings['total_s']:.2f} / "
+                    f"{b.timings['total_s']:.2f} s, same answer: {a.text == b.text}, "
+                    f"P(answers) {a.signals.get('p_answers', -1):.4f} / {b.signals.get('p_answers', -1):.4f}",
                     flush=True,
                 )
     finally:
@@ -102,27 +101,24 @@ def main() -> None:
 
 
 def report(rows) -> None:
-    generated = [(a, b) for _, a, b in rows if "first_token_s" in a.timings and "first_token_s" in b.timings]
-
     def median(values):
         return statistics.median(values) if values else float("nan")
 
-    print(f"\n{len(rows)} answers each; {len(generated)} where both generated (no early abstention)")
-    for key in ("first_token_s", "total_s"):
-        pairs = generated if key == "first_token_s" else [(a, b) for _, a, b in rows]
+    print(f"\n{len(rows)} answers each")
+    for key in ("sources_s", "total_s"):
+        pairs = [(a, b) for _, a, b in rows if key in a.timings and key in b.timings]
         local = median([a.timings[key] for a, _ in pairs])
         server = median([b.timings[key] for _, b in pairs])
         ratio = median([b.timings[key] / a.timings[key] for a, b in pairs if a.timings[key] > 0])
-        print(f"{key:14s} median in process {local:.2f} s, server {server:.2f} s, per-question ratio {ratio:.2f}")
-    probed = [(a, b) for _, a, b in rows if "p_none" in a.timings and "p_none" in b.timings]
-    gap = max((abs(a.timings["p_none"] - b.timings["p_none"]) for a, b in probed), default=float("nan"))
-    print(f"same draft: {sum(a.draft == b.draft for _, a, b in rows)}/{len(rows)}")
+        print(f"{key:10s} median in process {local:.2f} s, server {server:.2f} s, per-question ratio {ratio:.2f}")
+    judged = [(a, b) for _, a, b in rows if "p_answers" in a.signals and "p_answers" in b.signals]
+    gap = max((abs(a.signals["p_answers"] - b.signals["p_answers"]) for a, b in judged), default=float("nan"))
     print(f"same answer text: {sum(a.text == b.text for _, a, b in rows)}/{len(rows)}")
     print(f"same abstention: {sum(a.abstained == b.abstained for _, a, b in rows)}/{len(rows)}")
-    print(f"P(NONE) probed by both: {len(probed)}, largest difference {gap:.4f}")
+    print(f"judged by both: {len(judged)}, largest difference in P(answers) {gap:.4f}")
     for qid, a, b in rows:
-        if a.draft != b.draft:
-            print(f"  {qid} differs:\n    in process: {a.draft!r}\n    server:     {b.draft!r}")
+        if a.text != b.text:
+            print(f"  {qid} differs:\n    in process: {a.text!r}\n    server:     {b.text!r}")
 
 
 if __name__ == "__main__":

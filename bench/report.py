@@ -32,41 +32,33 @@ def ms(summary: dict) -> str:
 
 def answer_section(data: dict) -> str:
     s = data["summary"]
-    if not s.get("generated"):
-        return "## Answer latency\n\nNo question reached generation.\n"
-    rows = []
-    for side, label in (
-        ("pipeline", "whole pipeline (`build().pipeline.stream()`)"),
-        ("bare", "bare model, same messages"),
-    ):
-        d = s[side]
-        rows.append(
-            [
-                label,
-                f"{d['first_token_s']['p50']:.2f} / {d['first_token_s']['p95']:.2f}",
-                f"{d['total_s']['p50']:.2f} / {d['total_s']['p95']:.2f}",
-                f"{d['tokens_per_s']['p50']:.1f}",
-                f"{d['tokens']['p50']:.0f}",
-            ]
-        )
-    pt = s.get("prompt_tokens")
+    if not s.get("answers"):
+        return "## Answer latency\n\nNo question was answered.\n"
+
+    def cell(key: str) -> str:
+        d = s.get(key)
+        return f"{d['p50']:.2f} / {d['p95']:.2f}" if d else "–"
+
+    rows = [
+        ["sources shown (first visible content)", cell("sources_s")],
+        ["complete answer", cell("total_s")],
+        ["inside the model (judging sentences, yes or no)", cell("model_s")],
+        ["model calls per answer", cell("model_calls")],
+    ]
     return (
         "## Answer latency (shipped report)\n\n"
         + (
-            f"**Incomplete run:** only {s['all']} of the {data['questions']} questions were measured "
+            f"**Incomplete run:** only {s['answers']} of the {data['questions']} questions were measured "
             "before the run was stopped.\n\n"
             if not data.get("complete", True)
             else ""
         )
-        + f"{s['generated']} of the {data['questions']} answerable questions of `eval/data/dev.jsonl` reached "
-        f"generation ({s['abstained_without_generating']} abstained before it); models loaded in "
-        f"{data['load_s']} s. Median / p95 in seconds.\n\n"
-        + table(["run", "first token", "total", "tokens/s (median)", "tokens (median)"], rows)
+        + f"{s['answers']} answers to the questions of `eval/data/dev.jsonl` ({s['abstained']} abstained); "
+        f"models loaded in {data['load_s']} s. Median / p95 in seconds.\n\n"
+        + table(["", "median / p95"], rows)
         + "\n\n"
-        + (f"Prompt tokens: median {pt['p50']:.0f}, p95 {pt['p95']:.0f}.  " if pt else "")
-        + f"**Overhead ratio** (pipeline total / bare total, median over questions): "
-        f"**{s['overhead_ratio_median']}** (ratio of the medians: {s['overhead_ratio_of_medians']}; "
-        f"first token: {s['first_token_ratio_median']}). Target: <= 1.05.\n"
+        + f"**Ratios** (median over answers): the model's time / the whole answer **{s['model_share_median']}**; "
+        f"the sources' time / the whole answer **{s['sources_share_median']}**.\n"
     )
 
 
@@ -213,17 +205,15 @@ def plot(folder: Path, out: Path) -> bool:
         ax.set_ylabel("p50 latency (ms)")
         ax.set_title("Retrieval latency")
         ax.legend(fontsize=8)
-    if answer and answer["summary"].get("generated"):
+    if answer and answer["summary"].get("answers"):
         ax = axes[1]
         s = answer["summary"]
-        labels = ["first token", "total"]
-        for i, side in enumerate(("pipeline", "bare")):
-            vals = [s[side]["first_token_s"]["p50"], s[side]["total_s"]["p50"]]
-            ax.bar([j + i * 0.38 for j in range(2)], vals, width=0.38, label=side)
-        ax.set_xticks([j + 0.19 for j in range(2)], labels)
+        labels = ["sources", "complete answer", "in the model"]
+        keys = ["sources_s", "total_s", "model_s"]
+        ax.bar(range(3), [s[k]["p50"] if s.get(k) else 0 for k in keys], width=0.6)
+        ax.set_xticks(range(3), labels)
         ax.set_ylabel("median seconds")
-        ax.set_title(f"Answer latency (overhead ratio {s['overhead_ratio_median']})")
-        ax.legend()
+        ax.set_title(f"Answer latency (model share {s['model_share_median']})")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

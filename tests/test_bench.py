@@ -91,20 +91,17 @@ def test_many_reports_filter_by_country_and_reuse_vectors_when_one_changes(tmp_p
     assert again.reused == len(again.index.chunks) - len(changed)
 
 
-def test_answer_summary_ratios_use_only_generated_answers():
+def test_answer_summary_medians_and_ratios():
     from bench.answer import summary
 
-    def run(first, total, tokens):
-        return {"first_token_s": first, "total_s": total, "tokens": tokens}
-
     rows = [
-        {"pipeline": run(1.0, 3.3, 21), "bare": run(1.0, 3.0, 21), "prompt_tokens": 200, "generated": True},
-        {"pipeline": run(2.0, 4.0, 11), "bare": run(1.0, 4.0, 11), "prompt_tokens": 300, "generated": True},
-        {"pipeline": run(0.5, 0.5, 1), "generated": False},
+        {"sources_s": 0.1, "total_s": 2.0, "model_s": 1.5, "model_calls": 4, "abstained": False},
+        {"sources_s": 0.3, "total_s": 1.0, "model_s": 0.5, "model_calls": 2, "abstained": True},
+        {"sources_s": None, "total_s": 0.2, "model_s": 0.0, "model_calls": 0, "abstained": True},
     ]
     s = summary(rows)
-    assert s["generated"] == 2 and s["abstained_without_generating"] == 1
-    assert s["overhead_ratio_median"] == pytest.approx((1.1 + 1.0) / 2, abs=1e-3)
-    assert s["first_token_ratio_median"] == pytest.approx(1.5)
-    assert s["pipeline"]["tokens_per_s"]["p50"] == pytest.approx((20 / 2.3 + 10 / 2.0) / 2)
-    assert s["prompt_tokens"]["p50"] == 250
+    assert s["answers"] == 3 and s["abstained"] == 2
+    assert s["sources_s"]["p50"] == pytest.approx(0.2) and s["total_s"]["p50"] == pytest.approx(1.0)
+    assert s["model_share_median"] == pytest.approx(0.5)  # 0.75, 0.5, 0.0
+    assert s["sources_share_median"] == pytest.approx((0.05 + 0.3) / 2)
+    assert s["model_calls"]["mean"] == pytest.approx(2.0)
