@@ -14,9 +14,11 @@ from typing import Any
 
 from embeddings.encoder import Embedder, load_embedder
 from rag.abstain import AbstainModel
+from rag.aliases import read_aliases
 from rag.answer import Pipeline
 from rag.context import idf_table
-from rag.generate import Generator, LlamaCppGenerator, NextTokenScorer, TransformersGenerator
+from rag.fields import HEADER_CHARS, header_lines
+from rag.generate import Generator, LlamaCppGenerator, TransformersGenerator
 from rag.generate_openai import ServerConfig, connect
 from rag.ingest import IngestLimits
 from rag.manifest import sha256
@@ -35,7 +37,7 @@ from rag.store import (
     recorded_inputs,
     stale_reason,
 )
-from rag.verify import read_aliases
+from rag.types import Chunk
 
 Say = Callable[[str], None]
 
@@ -258,7 +260,6 @@ def make_pipeline(settings: Settings, retriever: Retriever, generator: Generator
     return Pipeline(
         retriever=retriever,
         generator=generator,
-        scorer=generator if isinstance(generator, NextTokenScorer) else None,
         config=settings.answer,
         abstain=abstain_model(settings),
         **index_statistics(retriever.index),
@@ -271,10 +272,16 @@ def pipeline_over(pipeline: Pipeline, index: CorpusIndex) -> Pipeline:
 
 
 def index_statistics(index: CorpusIndex) -> dict[str, Any]:
-    """What the pipeline reads from the index it answers from: the IDF table and the reports' aliases."""
+    """What the pipeline reads from the index it answers from: the IDF table, the reports' aliases and
+    their header lines."""
+    opening: dict[str, list[Chunk]] = {}
+    for chunk in index.chunks:
+        if chunk.start < HEADER_CHARS:
+            opening.setdefault(chunk.doc_id, []).append(chunk)
     return {
         "idf": idf_table(idf_sample([c.text for c in index.chunks])),
         "aliases": read_aliases(index.documents.values()),
+        "header": {d: header_lines(doc, opening.get(d, ())) for d, doc in index.documents.items()},
     }
 
 
@@ -284,6 +291,8 @@ def abstain_model(settings: Settings) -> AbstainModel:
     model = AbstainModel.load(group.abstain_model)
     if group.abstain_threshold is not None:
         model = replace(model, threshold=group.abstain_threshold)
+    if group.support_threshold is not None:
+        model = replace(model, support=group.support_threshold)
     return model
 
 

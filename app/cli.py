@@ -255,7 +255,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     for event in pipeline.stream(question, history, filters or None):
         if isinstance(event, Answer):
             answer = event
-        elif live:
+        elif live and isinstance(event, str):
             streamed += event
             print(event, end="", flush=True)
     assert answer is not None

@@ -1,5 +1,5 @@
-"""Two measurements behind the trust labels: the verifier's precision on labelled pairs, and the
-abstention model fitted on saved runs (cross-validated on the dev split, reported on the held split).
+"""The abstention model behind the trust labels, fitted on saved runs (cross-validated on the dev split,
+reported on the held split), with its two thresholds: when to abstain, and when to say Supported.
 """
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from eval.dataset import EvalItem, load_dataset
@@ -15,65 +14,6 @@ from eval.metrics import must_include_score, must_not_hits
 from eval.run import read_predictions
 from eval.summary import markdown_table
 from rag.abstain import FEATURES
-from rag.ingest import load_document
-from rag.verify import read_aliases, verify
-
-
-@dataclass(frozen=True)
-class Pair:
-    id: str
-    claim: str
-    source: str
-    source_file: str
-    subject: str
-    question: str
-    label: bool
-    kind: str
-    split: str
-
-
-def load_pairs(path: Path) -> list[Pair]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [Pair(**{k: r[k] for k in Pair.__dataclass_fields__}) for r in rows]
-
-
-def verifier_table(pairs_path: Path, root: Path = Path(".")) -> str:
-    """Precision of "Supported" and the share of each failure kind caught, per split, as Markdown."""
-    pairs = load_pairs(pairs_path)
-    docs = {f: load_document(root / f) for f in sorted({p.source_file for p in pairs})}
-    aliases = read_aliases(docs.values())
-    verdicts = {}
-    for p in pairs:
-        subject = aliases.subjects.get(docs[p.source_file].doc_id, frozenset())
-        verdicts[p.id] = verify(p.claim, p.source, p.question, subject, aliases).supported
-    rows = []
-    for split in ("dev", "held", "all"):
-        of_split = [p for p in pairs if split == "all" or p.split == split]
-        said = [p for p in of_split if verdicts[p.id]]
-        true = [p for p in of_split if p.label]
-        precision = sum(p.label for p in said) / len(said) if said else None
-        recall = sum(verdicts[p.id] for p in true) / len(true) if true else None
-        cells = []
-        for kind in _kinds(pairs):
-            of_kind = [p for p in of_split if p.kind == kind]
-            # True pairs: share kept Supported; false ones: share refused (caught).
-            right = sum(verdicts[p.id] == p.label for p in of_kind)
-            cells.append(f"{right}/{len(of_kind)}")
-        rows.append([split, len(of_split), _fmt(precision), _fmt(recall), *cells])
-    header = ["split", "pairs", "Supported precision", "Supported recall", *_kinds(pairs)]
-    table = markdown_table(header, rows)
-    return table + "\n\n(kind columns: pairs the verifier labels right; a false pair is right when refused)"
-
-
-def _kinds(pairs: Sequence[Pair]) -> list[str]:
-    return sorted({p.kind for p in pairs}, key=lambda k: (k != "supported", k))
-
-
-def _fmt(x: float | None) -> str:
-    return "–" if x is None else f"{x:.3f}"
-
-
-# --- abstention -----------------------------------------------------------------------------------
 
 
 def wrong(item: EvalItem, pred: Mapping) -> bool:
@@ -85,23 +25,28 @@ def wrong(item: EvalItem, pred: Mapping) -> bool:
 
 
 def rows(runs: Sequence[tuple[Path, Path]]) -> list[tuple[EvalItem, dict]]:
-    """(question, prediction) for every prediction that carries the abstention signals."""
+    """(question, prediction) for every prediction decided on the abstention signals (not by a rule: a header
+    field asked for, a number no passage mentions)."""
     out = []
     for dataset, predictions in runs:
         items = {i.id: i for i in load_dataset(dataset)}
         for pred in read_predictions(predictions):
             # Unlabelled rows (exported feedback no one has labelled yet) say nothing about right or wrong.
-            if pred.get("signals") and pred["id"] in items and items[pred["id"]].labelled:
+            signals = pred.get("signals") or {}
+            if all(f in signals for f in FEATURES) and pred["id"] in items and items[pred["id"]].labelled:
                 out.append((items[pred["id"]], pred))
     return out
 
 
-def fit(runs: Sequence[tuple[Path, Path]], out: Path, max_wrong: float = 0.05) -> str:
-    """Fit the abstention model on the dev split (5-fold cross-validated), pick the threshold, report both splits.
+def fit(runs: Sequence[tuple[Path, Path]], out: Path, max_supported_wrong: float = 0.02) -> str:
+    """Fit the abstention model on the dev split (5-fold cross-validated), choose its two thresholds on the
+    held-back folds, and report the dev (cross-validated) and held (fitted model) halves.
 
-    The threshold is the lowest one whose cross-validated share of wrong answers among those shown
-    stays at or under `max_wrong`; the runs must have been made with abstention off
-    (RAG_ABSTAIN_THRESHOLD=1.0), so that every question has signals and an answer.
+    The abstention threshold makes the fewest mistakes of either kind on the held-back folds: an answer
+    that would have been right refused, or a wrong one shown (the two weigh alike). Below the Supported
+    threshold, the largest at which at most `max_supported_wrong` of the answers shown are wrong, the
+    citations say Supported. The runs must have been made with abstention off (RAG_ABSTAIN_THRESHOLD=1.0),
+    so that every question decided on the signals has them and an answer.
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -116,7 +61,8 @@ def fit(runs: Sequence[tuple[Path, Path]], out: Path, max_wrong: float = 0.05) -
     model = LogisticRegression(C=1.0, max_iter=1000)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     cv = cross_val_predict(model, z[dev], y[dev], cv=folds, method="predict_proba")[:, 1]
-    threshold = _choose_threshold(cv, y[dev], max_wrong)
+    threshold = fewest_mistakes(cv, y[dev])
+    support = supported_threshold(cv, y[dev], threshold, max_supported_wrong)
     model.fit(z[dev], y[dev])
     held = model.predict_proba(z[~dev])[:, 1] if (~dev).any() else np.zeros(0)
     out.write_text(
@@ -126,46 +72,96 @@ def fit(runs: Sequence[tuple[Path, Path]], out: Path, max_wrong: float = 0.05) -
                 "coef": [round(float(c), 6) for c in model.coef_[0]],
                 "intercept": round(float(model.intercept_[0]), 6),
                 "threshold": round(threshold, 4),
+                "support": round(support, 4),
                 "mean": [round(float(m), 6) for m in mean],
                 "scale": [round(float(s), 6) for s in scale],
                 "fitted_on": dict(Counter(i.split for i, _ in data)),
-                "max_wrong": max_wrong,
+                "max_supported_wrong": max_supported_wrong,
             },
             indent=1,
         )
         + "\n",
         encoding="utf-8",
     )
-    header = ["split", "questions", "answered", "wrong among answered", "abstained when wrong", "answered when right"]
+    header = [
+        "split",
+        "questions",
+        "answered",
+        "wrong among answered",
+        "Supported",
+        "wrong among Supported",
+        "abstained when wrong",
+        "answered when right",
+        "AURC",
+    ]
     table = markdown_table(
         header,
         [
-            _row("dev (cross-validated)", cv, y[dev], threshold),
-            _row("held (fitted model)", held, y[~dev], threshold),
-            _row("dev, never abstaining", np.zeros(dev.sum()), y[dev], threshold),
-            _row("held, never abstaining", np.zeros((~dev).sum()), y[~dev], threshold),
+            _row("dev (cross-validated)", cv, y[dev], threshold, support),
+            _row("held (fitted model)", held, y[~dev], threshold, support),
+            _row("dev, never abstaining", np.zeros(dev.sum()), y[dev], threshold, support),
+            _row("held, never abstaining", np.zeros((~dev).sum()), y[~dev], threshold, support),
         ],
     )
     weights = ", ".join(f"{f} {c:+.2f}" for f, c in zip(FEATURES, model.coef_[0]))
-    return table + f"\n\nthreshold {threshold:.3f}; standardised weights: {weights}"
+    return table + f"\n\nthreshold {threshold:.3f}, Supported below {support:.3f}; standardised weights: {weights}"
 
 
-def _choose_threshold(p, y, max_wrong: float) -> float:
+def fewest_mistakes(p, y) -> float:
+    """The threshold (abstain at p >= t) with the fewest right answers refused plus wrong answers shown.
+
+    >>> fewest_mistakes([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1])
+    0.8
+    """
     import numpy as np
 
-    best = 1.0
-    for t in sorted(set(np.round(p, 4)) | {1.0}, reverse=True):
+    p, y = np.asarray(p), np.asarray(y)
+    best, best_cost = 1.0, None
+    for t in sorted(set(np.round(p, 4)) | {1.0}):
+        cost = int(((p >= t) & (y == 0)).sum() + ((p < t) & (y == 1)).sum())
+        if best_cost is None or cost < best_cost:
+            best, best_cost = float(t), cost
+    return best
+
+
+def supported_threshold(p, y, threshold: float, max_wrong: float) -> float:
+    """The largest t <= threshold at which at most `max_wrong` of the answers with p < t are wrong (0: none).
+
+    >>> supported_threshold([0.1, 0.2, 0.3, 0.9], [0, 0, 1, 1], 0.95, 0.0)
+    0.3
+    """
+    import numpy as np
+
+    p, y = np.asarray(p), np.asarray(y)
+    best = 0.0
+    for t in sorted(set(np.round(p, 4)) | {threshold}):
+        if t > threshold:
+            break
         shown = p < t
-        if shown.sum() and y[shown].mean() <= max_wrong:
+        if not shown.sum() or y[shown].mean() <= max_wrong:
             best = float(t)
+        else:
             break
     return best
 
 
-def _row(name: str, p, y, threshold: float) -> list[object]:
+def _row(name: str, p, y, threshold: float, support: float) -> list[object]:
+    from eval.selective import aurc
+
     shown = p < threshold
-    n = len(y)
+    vouched = p < support
     wrong_shown = y[shown].mean() if shown.sum() else float("nan")
+    wrong_vouched = y[vouched].mean() if vouched.sum() else float("nan")
     caught = (~shown & (y == 1)).sum() / max(1, (y == 1).sum())
     kept = (shown & (y == 0)).sum() / max(1, (y == 0).sum())
-    return [name, n, int(shown.sum()), f"{wrong_shown:.3f}", f"{caught:.3f}", f"{kept:.3f}"]
+    return [
+        name,
+        len(y),
+        int(shown.sum()),
+        f"{wrong_shown:.3f}",
+        int(vouched.sum()),
+        f"{wrong_vouched:.3f}",
+        f"{caught:.3f}",
+        f"{kept:.3f}",
+        f"{aurc(1 - p, y):.3f}",
+    ]

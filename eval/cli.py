@@ -46,12 +46,15 @@ def register(sub) -> None:
     e = esub.add_parser("followups", help="retrieval for follow-up questions: alone, with the previous turn, fused")
     e.add_argument("--dataset", type=Path, action="append", required=True)
     e.add_argument("--index-dir", type=Path)
-    e = esub.add_parser("verifier", help="precision of Supported on labelled claim/source pairs")
-    e.add_argument("--pairs", type=Path, default=Path("eval/data/verify_pairs.jsonl"))
     e = esub.add_parser("calibrate", help="fit the abstention model on runs made with abstention off")
-    e.add_argument("--run", nargs=2, action="append", required=True, type=Path, metavar=("DATASET", "PREDICTIONS"))
+    # dest "runs": `run` is the attribute the `rag` command dispatches on.
+    e.add_argument(
+        "--run", dest="runs", nargs=2, action="append", required=True, type=Path, metavar=("DATASET", "PREDICTIONS")
+    )
     e.add_argument("--out", type=Path, default=Path("rag/abstain.json"))
-    e.add_argument("--max-wrong", type=float, default=0.05, help="wrong answers allowed among those shown")
+    e.add_argument(
+        "--max-supported-wrong", type=float, default=0.02, help="wrong answers allowed among those labelled Supported"
+    )
     e = esub.add_parser("retrieval", help="recall@k and MRR of each retrieval mode on question sets")
     e.add_argument("--dataset", type=Path, action="append", required=True)
     e.add_argument("--modes", default=",".join(MODES))
@@ -99,14 +102,10 @@ def run(args: argparse.Namespace) -> int:
         from eval.retrieval import followup_table
 
         print(followup_table(settings, args.dataset, say=say))
-    elif args.eval_command == "verifier":
-        from eval.calibrate import verifier_table
-
-        print(verifier_table(args.pairs))
     elif args.eval_command == "calibrate":
         from eval.calibrate import fit
 
-        print(fit([(d, p) for d, p in args.run], args.out, args.max_wrong))
+        print(fit([(d, p) for d, p in args.runs], args.out, args.max_supported_wrong))
     elif args.eval_command == "retrieval":
         from eval.retrieval import run_retrieval_eval
 

@@ -83,7 +83,6 @@ class QuestionScore:
     # The first visible content: the sources when streamed first, else the first text.
     first_content_s: float | None = None
     total_s: float | None = None
-    tokens_per_s: float | None = None
     notes: list[str] = field(default_factory=list)
     # For the risk–coverage curve: how sure the product was (1 - p_wrong; 0 for an abstention by rule),
     # and whether the answer it had, shown, would be wrong (the draft of an abstention is read too).
@@ -103,9 +102,6 @@ def score_prediction(
     timings = pred.get("timings") or {}
     s.first_content_s = timings.get("sources_s", timings.get("first_token_s"))
     s.total_s = timings.get("total_s")
-    decode_s = (timings.get("total_s") or 0) - (timings.get("first_token_s") or 0)
-    if timings.get("tokens") and decode_s > 0:
-        s.tokens_per_s = timings["tokens"] / decode_s
     passages = [p["text"] for p in sorted(pred.get("passages", []), key=lambda p: p["rank"])]
     citations = pred.get("citations", [])
     forbidden = must_not_hits(answer, item.must_not) if not abstained else []
@@ -176,7 +172,6 @@ def aggregate(scores: Sequence[QuestionScore]) -> dict[str, float | int | None]:
     quotes = sum(s.quotes for s in scores)
     first = [s.first_content_s for s in scores if s.first_content_s is not None]
     total = [s.total_s for s in scores if s.total_s is not None]
-    tps = [s.tokens_per_s for s in scores if s.tokens_per_s is not None]
     out: dict[str, float | int | None] = {
         "questions": len(scores),
         "answerable": len(answerable),
@@ -205,7 +200,6 @@ def aggregate(scores: Sequence[QuestionScore]) -> dict[str, float | int | None]:
     out["first_content_s_p95"] = _percentile(first, 0.95)
     out["total_s_median"] = statistics.median(total) if total else None
     out["total_s_p95"] = _percentile(total, 0.95)
-    out["tokens_per_s_median"] = statistics.median(tps) if tps else None
     return out
 
 

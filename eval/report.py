@@ -32,7 +32,6 @@ LABELS = {
     "first_content_s_p95": "time to first visible content (sources or text), p95 (s)",
     "total_s_median": "time to complete answer, median (s)",
     "total_s_p95": "time to complete answer, p95 (s)",
-    "tokens_per_s_median": "generation speed, median (tokens/s)",
 }
 
 

@@ -130,14 +130,18 @@ class Retriever:
         Looks documents up by value instead of scanning every chunk, so a filter costs about
         as much as the rows it keeps.
         """
+        parts = [self._rows_by_doc[d] for d in self.documents_matching(filters) if d in self._rows_by_doc]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+    def documents_matching(self, filters: Filters) -> list[str]:
+        """Ids of the documents whose metadata matches every filter, in index order."""
         docs: set[str] | None = None
         for key, wanted in filters.items():
             table = self._docs_by_value(key)
             values = (wanted,) if isinstance(wanted, str) else wanted
             found = {doc for value in values for doc in table.get(value.casefold(), ())}
             docs = found if docs is None else docs & found
-        parts = [self._rows_by_doc[d] for d in docs or () if d in self._rows_by_doc]
-        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+        return [d for d in self.index.documents if d in (docs or set())]
 
     def _docs_by_value(self, key: str) -> Mapping[str, list[str]]:
         """Document ids by their casefolded value of one metadata field, built on first use."""

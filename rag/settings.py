@@ -74,15 +74,14 @@ class Settings(BaseSettings):
     generator_threads: int = Field(default=0, ge=0)  # 0 = all cores
     context_tokens: int = Field(default=2048, ge=512)  # llama.cpp context window
     context_passages: int = Field(default=5, ge=1, le=50)
-    # Candidate sentences the model chooses its evidence from (numbered in the prompt).
-    context_sentences: int = Field(default=4, ge=1, le=20)
-    # List the candidates worst first, so the best match stands next to the question.
-    best_last: bool = True
-    max_answer_tokens: int = Field(default=72, ge=8, le=1024)
+    # Candidate sentences ranked for an answer (the best are judged; a topic overview quotes up to four).
+    context_sentences: int = Field(default=6, ge=1, le=20)
     # The fitted abstention model (`rag eval calibrate` writes it), and an optional threshold that
     # overrides the fitted one: 1.0 never abstains on these signals, 0.0 always does.
     abstain_model: Path = DEFAULT_CORPUS.parent / "abstain.json"
     abstain_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    # Overrides the fitted threshold below which an answer's citations say Supported (1.0: every answer shown).
+    support_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
     # With RAG_GENERATOR_BACKEND=openai: the server's address (including /v1), the model to request
     # (empty: the one model the server lists), an API key if the server wants one (never logged),
@@ -189,12 +188,11 @@ class RetrievalSettings:
 class AnswerSettings:
     top_k: int  # passages retrieved and listed
     context_passages: int  # of those, how many offer candidate sentences
-    context_sentences: int  # sentences offered to the model to choose from
-    best_last: bool  # candidates listed worst first, so the best stands next to the question
-    max_answer_tokens: int  # the chosen numbers and the lead
+    context_sentences: int  # candidate sentences ranked for an answer
     max_question_chars: int
     abstain_model: Path
     abstain_threshold: float | None
+    support_threshold: float | None
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,13 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Sources:
+    """The first event of a streamed answer: the passages it draws on, before anything is decided."""
+
+    passages: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
 class Citation:
     """A `[n]` marker resolved to a passage and the exact span supporting the claim."""
 

@@ -75,38 +75,45 @@ class ScriptedGenerator:
         return self.prompts[-1][-1]["content"]
 
 
-class ChoosingGenerator(ScriptedGenerator):
-    """Answers as the model is asked to: the number of the candidate sentence holding `fragment`, then `lead`.
+class JudgingModel(ScriptedGenerator):
+    """Judges as the answer stage asks the model to: a sentence answers when it holds `fragment` (or one
+    of several) (P(Yes) 0.9, else 0.1), and a yes/no question is answered `polarity` ("yes" or "no").
 
-    With no such sentence among the candidates it replies NONE, as the prompt tells the model to.
+    It reads probabilities (`next_token_probability`) like the llama.cpp backend, and replies Yes or
+    No when asked to generate; every prompt is recorded.
     """
 
-    def __init__(self, fragment: str, lead: str) -> None:
+    def __init__(self, fragment: str | tuple[str, ...], polarity: str = "no") -> None:
         super().__init__("")
-        self.fragment = fragment
-        self.lead = lead
+        self.fragments = (fragment,) if isinstance(fragment, str) else fragment
+        self.polarity = polarity
+
+    def p_yes(self, messages) -> float:
+        from rag.relevance import ANSWERS_ASK, POLARITY_ASK
+
+        prompt = messages[-1]["content"]
+        if prompt.endswith(POLARITY_ASK):
+            return 0.9 if self.polarity == "yes" else 0.1
+        assert prompt.endswith(ANSWERS_ASK), prompt
+        sentence = prompt.rsplit("Sentence: ", 1)[1]
+        return 0.9 if any(f and f in sentence for f in self.fragments) else 0.1
+
+    def next_token_probability(self, messages, words) -> float:
+        self.prompts.append(list(messages))
+        p = self.p_yes(messages)
+        return p if words[0].strip().lower() == "yes" else 1.0 - p
 
     def generate(self, messages, options):
         self.prompts.append(list(messages))
         self.options.append(options)
-        n = source_number(messages[-1]["content"], self.fragment)
-        reply = f"{n}\n{self.lead}" if n else "NONE"
-        for i in range(0, len(reply), 7):
-            yield reply[i : i + 7]
-
-
-def source_number(prompt: str, fragment: str) -> int:
-    """The [n] the prompt gave to the candidate sentence containing `fragment` (0: none does)."""
-    for line in prompt.splitlines():
-        if line.startswith("[") and fragment in line:
-            return int(line[1 : line.index("]")])
-    return 0
+        yield "Yes" if self.p_yes(messages) >= 0.5 else "No"
 
 
 class HeldGenerator:
-    """Starts answering, then holds until the test opens `gate`; records the prompts in arrival order."""
+    """Starts answering, then holds until the test opens `gate`; records the questions in arrival order
+    (one entry per question: the model is asked about several sentences of each)."""
 
-    def __init__(self, reply: str = "1\nInmates do logging, mining, and tending crops.", limit_s: float = 60) -> None:
+    def __init__(self, reply: str = "Yes", limit_s: float = 60) -> None:
         self.reply = reply
         self.limit_s = limit_s
         self.gate = threading.Event()
@@ -114,7 +121,9 @@ class HeldGenerator:
         self.order: list[str] = []
 
     def generate(self, messages, options):
-        self.order.append(messages[-1]["content"])
+        question = messages[-1]["content"].split("\n")[0]
+        if not self.order or self.order[-1] != question:
+            self.order.append(question)
         self.started.set()
         if not self.gate.wait(timeout=self.limit_s):
             raise RuntimeError("the test never let the answer finish")
@@ -149,15 +158,17 @@ def forget_part_packages(prefix: str, count: int) -> None:
 # --- pipelines made of fakes, built the way the product builds its own (app.build) ----------------
 
 PRISON_QUESTION = "What work are prison camp inmates forced to do?"
-PRISON_REPLY = "Inmates do logging, mining, and tending crops."
+# The end of the sentence that answers PRISON_QUESTION.
+PRISON_QUOTE = "subjected to reeducation through labor by logging, mining, and tending crops."
 # A second report whose title and text try to run script; the page must show them as text.
 EVIL_TITLE = 'Evil <img src=x onerror="window.__pwned = 1"> report'
 EVIL_TEXT = f"{EVIL_TITLE}\n\nIt says <script>window.__pwned = 2</script> about tunnels and <b>bold</b> claims."
 
 
 def fake_settings(index_dir: Path, **values) -> Settings:
-    """Settings for a test: its own index folder; abstention on the fitted signals off unless given."""
-    return Settings(**{"index_dir": index_dir, "abstain_threshold": 1.0, **values})
+    """Settings for a test: its own index folder; the fitted abstention model neither abstains nor
+    withholds Supported unless told to (its weights were fitted on the real model's judgements)."""
+    return Settings(**{"index_dir": index_dir, "abstain_threshold": 1.0, "support_threshold": 1.0, **values})
 
 
 def pipeline_over(index, generator, embedder=None, **values):
@@ -178,6 +189,6 @@ def fake_pipeline(folder: Path, *replies: str):
 
     docs = folder / "docs"
     write(docs, "evil.txt", EVIL_TEXT)
-    generator = ScriptedGenerator(*replies) if replies else ChoosingGenerator("logging, mining", PRISON_REPLY)
+    generator = ScriptedGenerator(*replies) if replies else JudgingModel("logging, mining")
     settings = fake_settings(folder / "idx", corpus=(docs, REPORT_PATH))
     return build(settings, say=lambda _m: None, embedder=HashEmbedder(), generator=generator).pipeline

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from rag.settings import Settings
 from tests.browser.support import running
-from tests.fakes import PRISON_QUESTION, REPORT_PATH, HeldGenerator, fake_pipeline, source_number, wait_until
+from tests.fakes import PRISON_QUESTION, REPORT_PATH, HeldGenerator, fake_pipeline, wait_until
 from ui.app import create_app
 from ui.service import AnswerService
 
@@ -26,8 +26,8 @@ def client(service):
     return TestClient(create_app(service, Settings(max_question_chars=200)))
 
 
-def assert_contract_answer(body: dict, question: str) -> None:
-    """The answer JSON of CONTRACT.md, with values that hold together."""
+def assert_contract_answer(body: dict, question: str, quoting: str = "logging, mining, and tending crops") -> None:
+    """The answer JSON of CONTRACT.md, with values that hold together; a citation quotes `quoting`."""
     assert {"question", "answer", "abstained", "citations", "passages", "timings"} <= set(body)
     assert body["question"] == question and body["abstained"] is False
     assert body["citations"], body
@@ -37,7 +37,7 @@ def assert_contract_answer(body: dict, question: str) -> None:
         assert f"[{c['n']}]" in body["answer"]
         assert report[c["quote_start"] : c["quote_end"]] == c["quote"]
         assert c["quote"] in c["text"] and c["supported"] is True
-    assert any("logging, mining, and tending crops" in c["quote"] for c in body["citations"])
+    assert any(quoting in c["quote"] for c in body["citations"])
     assert [p["rank"] for p in body["passages"]] == list(range(1, len(body["passages"]) + 1))
     for p in body["passages"]:
         assert set(p) >= PASSAGE_FIELDS
@@ -122,7 +122,7 @@ def test_embed_scripts_are_served(client):
 
 
 class TurnTakingGenerator:
-    """Replies to whichever topic its prompt is about, slowly, and counts overlapping generations."""
+    """Judges by whichever topic its prompt is about, slowly, and counts overlapping generations."""
 
     def __init__(self) -> None:
         self.active = 0
@@ -131,8 +131,9 @@ class TurnTakingGenerator:
 
     def generate(self, messages, options):
         prompt = messages[-1]["content"]
-        n = source_number(prompt, "logging, mining")
-        reply = f"{n}\nInmates do logging, mining, and tending crops." if n and "inmates" in prompt.lower() else "NONE"
+        question, sentence = prompt.split("\nSentence: ", 1)
+        about_inmates = "inmates" in question.lower()
+        reply = "Yes" if about_inmates == ("logging, mining" in sentence) else "No"
         with self.lock:
             self.active += 1
             self.most_active = max(self.most_active, self.active)
@@ -175,9 +176,9 @@ def test_concurrent_answers_never_mix(tmp_path):
         body = results[i]
         assert body["question"] == question
         if question == PRISON_QUESTION:
-            assert body["answer"].startswith("Inmates do logging, mining, and tending crops")
+            assert "logging, mining, and tending crops" in body["answer"] and "Czech" not in body["answer"]
         else:
-            assert body["abstained"] is True
+            assert "Czech" in body["answer"] and "logging" not in body["answer"]
 
 
 def test_gradio_client_ask_and_search(service):
@@ -193,7 +194,7 @@ def test_gradio_client_ask_and_search(service):
             {"role": "assistant", "content": "Critics."},
         ]
         follow_up = client.predict(question=PRISON_QUESTION, history=history, filters=None, api_name="/ask")
-        assert_contract_answer(follow_up, PRISON_QUESTION)
+        assert_contract_answer(follow_up, PRISON_QUESTION, quoting="")
         assert "Who is held in the camps?" in service.pipeline.generator.last_user_message
         with pytest.raises(AppError, match="the question is empty"):
             client.predict(question="  ", history=[], filters=None, api_name="/ask")

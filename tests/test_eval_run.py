@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -7,9 +8,9 @@ from eval.judge import JudgePair, LexicalJudge, measure
 from eval.metrics import score_prediction, with_unlabelled
 from eval.report import metrics_table, write_report
 from eval.run import read_predictions, run_questions, score_run, write_predictions
-from rag.prompt import NONE
+from rag.abstain import FEATURES, AbstainModel
 from rag.store import ChunkingConfig, build_index
-from tests.fakes import REPORT_PATH, HashEmbedder, ScriptedGenerator, pipeline_over, write
+from tests.fakes import REPORT_PATH, HashEmbedder, JudgingModel, pipeline_over, write
 
 ROWS = [
     {
@@ -52,8 +53,9 @@ def test_dataset_errors_name_the_line(tmp_path):
 def test_run_score_and_report_with_a_scripted_model(tmp_path, dataset):
     embedder = HashEmbedder()
     index = build_index(tmp_path / "idx", [REPORT_PATH], embedder, ChunkingConfig(600, 1)).index
-    generator = ScriptedGenerator(NONE, "1\nNorth Korea has not ratified the 2000 UN TIP Protocol.")
-    pipeline = pipeline_over(index, generator, embedder)
+    # Abstains where the model doubts the sentence it would quote.
+    doubting = AbstainModel(coef=(-20.0,) + (0.0,) * (len(FEATURES) - 1), intercept=10.0, threshold=0.5)
+    pipeline = replace(pipeline_over(index, JudgingModel("has not ratified"), embedder), abstain=doubting)
     items = load_dataset(dataset)
     predictions = run_questions(pipeline, items)
     assert [p["id"] for p in predictions] == ["x1", "x2"]
@@ -65,9 +67,15 @@ def test_run_score_and_report_with_a_scripted_model(tmp_path, dataset):
     assert overall["abstention_accuracy"] == 1.0
     assert overall["answer_score"] == 1.0
     assert overall["quote_validity"] == 1.0
+    # The one wrong answer (x1's draft) is the least confident: risk 0 at coverage 1/2, 1/2 at 2/2.
+    assert overall["aurc"] == 0.25
+    assert predictions[0]["draft"] and not predictions[0]["citations"]
     report = write_report(tmp_path / "out", items, predictions, scores, metrics, "test run")
-    assert "| answer score (must_include) | 1.000 |" in report.read_text()
-    assert (tmp_path / "out" / "scores_by_type.png").exists()
+    text = report.read_text()
+    assert "| answer score (must_include) | 1.000 |" in text
+    assert "| risk at coverage 1.0 | 0.500 |" in text and "| AURC | 0.250 |" in text
+    for plot in ("scores_by_type.png", "risk_coverage.png"):
+        assert (tmp_path / "out" / plot).exists()
 
 
 def test_a_row_without_answerable_loads_unlabelled_and_is_never_scored(tmp_path):

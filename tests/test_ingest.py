@@ -460,7 +460,7 @@ def test_pdf_prose_joins_only_lower_case_hyphenation_and_continuations():
 def test_pdf_citation_quotes_the_joined_sentence_and_names_its_page(tmp_path):
     from rag.serialize import answer_json
     from rag.store import ChunkingConfig, build_index
-    from tests.fakes import ChoosingGenerator, HashEmbedder, pipeline_over
+    from tests.fakes import HashEmbedder, JudgingModel, pipeline_over
 
     path = write(tmp_path / "corpus", "tip.pdf", paged_pdf(REPORT_PAGES))
     index = build_index(tmp_path / "idx", [path], HashEmbedder(), ChunkingConfig(400, 1)).index
@@ -468,8 +468,7 @@ def test_pdf_citation_quotes_the_joined_sentence_and_names_its_page(tmp_path):
     assert doc.pages == REPORT_PAGE_STARTS
     for c in index.chunks:
         assert doc.text[c.start : c.end] == c.text
-    lead = "Workers abroad face the threat of reprisals against family members."
-    pipeline = pipeline_over(index, ChoosingGenerator("reprisals against family members", lead))
+    pipeline = pipeline_over(index, JudgingModel("reprisals against family members"))
     answer = pipeline.answer("What threat do North Korean workers abroad face?")
     (citation,) = answer.citations
     assert doc.text[citation.quote_start : citation.quote_end] == citation.quote

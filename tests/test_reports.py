@@ -18,7 +18,7 @@ from app.build import build
 from rag.store import load_index
 from rag.uploads import UploadRefused, check_metadata, check_upload, near_duplicate, safe_name
 from tests.browser.support import free_port
-from tests.fakes import PRISON_REPLY, REPORT_PATH, REPORTS, ChoosingGenerator, HashEmbedder, fake_settings
+from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, fake_settings
 from tests.pdfs import report_pdf
 
 MONGOLIA = REPORTS / "tip-2007-mongolia.txt"
@@ -35,7 +35,7 @@ class SlowEmbedder(HashEmbedder):
 
 def serve(tmp_path: Path, embedder=None, **values):
     settings = fake_settings(tmp_path / "idx", corpus=(REPORT_PATH,), **values)
-    generator = ChoosingGenerator("logging, mining", PRISON_REPLY)
+    generator = JudgingModel("logging, mining")
     application = build(settings, say=lambda _m: None, embedder=embedder or HashEmbedder(), generator=generator)
     return TestClient(application.web()), settings
 
@@ -210,7 +210,7 @@ def test_a_report_from_the_corpus_folder_can_be_removed(tmp_path):
     for path in (REPORT_PATH, RUSSIA):
         (corpus / path.name).write_bytes(path.read_bytes())
     settings = fake_settings(tmp_path / "idx", corpus=(corpus,))
-    generator = ChoosingGenerator("logging, mining", PRISON_REPLY)
+    generator = JudgingModel("logging, mining")
     client = TestClient(build(settings, say=lambda _m: None, embedder=HashEmbedder(), generator=generator).web())
     russia = next(d for d in listed(client) if "russia" in d)
     assert client.delete(f"/api/reports/{russia}").status_code == 200
@@ -264,7 +264,7 @@ from pathlib import Path
 
 import app.build
 from app import cli
-from tests.fakes import PRISON_REPLY, ChoosingGenerator, HashEmbedder
+from tests.fakes import HashEmbedder, JudgingModel
 
 hang, marker = sys.argv[1] == "hang", Path(sys.argv[2])
 
@@ -278,7 +278,7 @@ class Embedder(HashEmbedder):
 
 
 app.build.make_embedder = lambda settings: Embedder()
-app.build.make_generator = lambda settings, say=print: ChoosingGenerator("logging, mining", PRISON_REPLY)
+app.build.make_generator = lambda settings, say=print: JudgingModel("logging, mining")
 sys.exit(cli.main(["serve", "--port", sys.argv[3]]))
 """
 REPO = Path(__file__).resolve().parents[1]

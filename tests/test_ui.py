@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from html import escape, unescape
 
 import pytest
@@ -6,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from rag.answer import ABSTAIN_TEXT
 from rag.settings import Settings
-from tests.fakes import EVIL_TITLE, PRISON_QUESTION, fake_pipeline
+from tests.fakes import EVIL_TITLE, PRISON_QUESTION, JudgingModel, fake_pipeline
 from ui.app import chat_messages, create_app, pipeline_history
 from ui.render import (
     answer_markdown,
@@ -22,7 +23,9 @@ from ui.service import AnswerService
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    return AnswerService(fake_pipeline(tmp_path_factory.mktemp("ui")))
+    # The model accepts one sentence only, so each answer quotes one.
+    pipeline = replace(fake_pipeline(tmp_path_factory.mktemp("ui")), generator=JudgingModel("political prisoners"))
+    return AnswerService(pipeline)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +61,7 @@ def test_answer_markers_link_to_their_source_cards(answer):
     (citation,) = answer.citations
     md = answer_markdown(answer, 3)
     assert f"[\\[{citation.n}\\]](#rr-src-3-{citation.n})" in md
-    assert md.startswith("Inmates do logging, mining, and tending crops ")
+    assert md.startswith("The report says: “") and "political prisoners" in md
 
 
 def test_sources_panel_highlights_the_exact_quote(answer):
@@ -66,8 +69,8 @@ def test_sources_panel_highlights_the_exact_quote(answer):
     html = sources_html([answer])
     assert f'id="rr-src-0-{citation.n}"' in html
     assert f"<mark>{escape(citation.quote)}</mark>" in html
-    assert "logging, mining, and tending crops" in citation.quote
-    assert "Supported" in html and "paragraph 2" in html
+    assert "political prisoners and criminals" in citation.quote
+    assert "Supported" in html and f"paragraph {citation.chunk.paragraph}" in html
     marked = highlighted_passage(citation)
     assert unescape(marked.replace("<mark>", "").replace("</mark>", "")) == citation.chunk.text
 
@@ -114,7 +117,7 @@ def test_healthz_reports_the_loaded_models_and_index(client, service):
         "documents": 2,
         "chunks": len(service.pipeline.retriever.index.chunks),
         "embedder": "fake-hash",
-        "generator": "ChoosingGenerator",
+        "generator": "JudgingModel",
         "reports": [{"doc_id": d.doc_id, "title": d.title} for d in service.documents],
         "queue": {"answering": False, "waiting": 0, "max_waiting": 16, "timeout_s": 60.0},
     }

@@ -22,11 +22,19 @@ from rag.feedback import Feedback, FeedbackError, FeedbackStore, Rating
 from rag.schema import QuestionError, Turn, check_question
 from rag.serialize import answer_json
 from rag.settings import Settings
-from rag.types import Answer, Document
+from rag.types import Answer, Document, Sources
 from ui.api import STATIC, RequestError, add_routes, validate_ask
 from ui.feedback import add_feedback_routes
 from ui.manage import build_report_panel, report_choices, status_html
-from ui.render import answer_markdown, export_markdown, header_html, passages_html, plain_markdown, sources_html
+from ui.render import (
+    answer_markdown,
+    export_markdown,
+    header_html,
+    passages_html,
+    plain_markdown,
+    reading_html,
+    sources_html,
+)
 from ui.reports import Reports, add_report_routes, is_loopback
 from ui.service import AnswerService, Busy
 
@@ -106,6 +114,10 @@ def build_blocks(service: AnswerService, settings: Settings, contributions: Cont
             for event in service.stream(question, pipeline_history(answers), filters):
                 if isinstance(event, Answer):
                     final = event
+                elif isinstance(event, Sources):
+                    # The passages come first, before the answer is decided.
+                    reading = [*shown, {"role": "assistant", "content": "Reading the passages…"}]
+                    yield reading, gr.skip(), reading_html(question, event), *[gr.skip()] * 3
                 else:
                     streamed += event
                     yield [*shown, {"role": "assistant", "content": plain_markdown(streamed)}], *[gr.skip()] * 5

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from html import escape
 
 from rag.text import MARKER
-from rag.types import Answer, Chunk, Citation, Document, Hit
+from rag.types import Answer, Chunk, Citation, Document, Hit, Sources
 
 # Characters that Markdown would read as formatting or that the chat's HTML pass would read as tags.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>])")
@@ -136,6 +136,15 @@ def sources_html(answers: Sequence[Answer]) -> str:
             f"{_turn_sources(answer, turn)}</section>"
         )
     return '<div class="rr-sources">' + "".join(sections) + "</div>"
+
+
+def reading_html(question: str, sources: Sources) -> str:
+    """The passages an answer is being drawn from, shown before it is decided."""
+    return (
+        '<div class="rr-sources"><section class="rr-turn">'
+        f'<p class="rr-question">Reading these passages for: <q>{escape(question)}</q></p>'
+        f"{passages_html(list(sources.passages))}</section></div>"
+    )
 
 
 def export_markdown(answer: Answer) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 from rag.answer import Pipeline
 from rag.retrieve import Filters
 from rag.schema import Turn
-from rag.types import Answer, Document, Hit
+from rag.types import Answer, Document, Hit, Sources
 
 # The guess of one answer's duration before any has been measured (seconds), for Retry-After.
 FIRST_GUESS_S = 5.0
@@ -148,8 +148,8 @@ class AnswerService:
 
     def stream(
         self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
-    ) -> Iterator[str | Answer]:
-        """The pipeline's stream (text pieces, then the Answer) within one turn; raises Busy first if none."""
+    ) -> Iterator[Sources | str | Answer]:
+        """The pipeline's stream (its sources, its text, then the Answer) within one turn; raises Busy first if none."""
         self.turns.acquire()
         started = time.monotonic()
         try:

@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 
 from app.build import build
 from tests.browser.support import axe_violations, running, static_site
-from tests.fakes import PRISON_QUESTION, PRISON_REPLY, REPORT_PATH, ChoosingGenerator, HashEmbedder, fake_settings
+from tests.fakes import PRISON_QUESTION, REPORT_PATH, HashEmbedder, JudgingModel, fake_settings
 
 CITATION_LINK = '#rr-chat a[href^="#rr-src-"]'
 # What has focus in the widget's shadow root: "launcher", "close", "iframe", or None when focus is elsewhere.
@@ -35,7 +35,7 @@ def widget_page(app_url: str, colour: str) -> str:
 def app_url(tmp_path_factory):
     # The whole product as `rag serve` builds it: the report panel and the rating controls included.
     settings = fake_settings(tmp_path_factory.mktemp("a11y") / "idx", corpus=(REPORT_PATH,))
-    generator = ChoosingGenerator("logging, mining", PRISON_REPLY)
+    generator = JudgingModel("logging, mining")
     with running(build(settings, say=lambda _m: None, embedder=HashEmbedder(), generator=generator).web()) as url:
         yield url
 

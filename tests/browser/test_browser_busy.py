@@ -8,13 +8,13 @@ from playwright.sync_api import expect
 
 from rag.settings import Settings
 from tests.browser.support import chromium, running
-from tests.fakes import PRISON_QUESTION, PRISON_REPLY, HeldGenerator, fake_pipeline
+from tests.fakes import PRISON_QUESTION, HeldGenerator, fake_pipeline
 from ui.app import create_app
 from ui.service import AnswerService
 
 
 def test_a_busy_server_says_so_in_the_chat_and_the_question_can_be_sent_again(tmp_path):
-    generator = HeldGenerator(f"1\n{PRISON_REPLY}")
+    generator = HeldGenerator("Yes")
     service = AnswerService(replace(fake_pipeline(tmp_path), generator=generator), max_waiting=0)
     with running(create_app(service, Settings())) as url, chromium() as browser:
         holder = threading.Thread(

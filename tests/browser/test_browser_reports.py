@@ -18,11 +18,11 @@ from rag.store import load_index
 from tests.browser.support import ask, browser_page, running, static_site
 from tests.fakes import (
     PRISON_QUESTION,
-    PRISON_REPLY,
+    PRISON_QUOTE,
     REPORT_PATH,
     REPORTS,
-    ChoosingGenerator,
     HashEmbedder,
+    JudgingModel,
     fake_settings,
 )
 from tests.pdfs import report_pdf
@@ -31,7 +31,6 @@ MONGOLIA_TEXT = (REPORTS / "tip-2007-mongolia.txt").read_text(encoding="utf-8")
 MONGOLIA_TITLE = "Mongolia: TIP Report 2007 (PDF)"
 MONGOLIA_QUESTION = "How many trafficking cases did the police in Mongolia investigate?"
 MONGOLIA_FRAGMENT = "Twelve cases of trafficking"
-MONGOLIA_REPLY = "Police investigated twelve cases of trafficking involving 25 victims."
 NOTE = "The answer leaves out the prison camps' quotas."
 CITATION_LINK = '#rr-chat a[href^="#rr-src-"]'
 # The status region while a job runs: a progress bar and the embedding step ("embedding passage 3 of 9 (52%)").
@@ -51,22 +50,15 @@ class SlowEmbedder(HashEmbedder):
         return super().embed(texts)
 
 
-class TwoReportGenerator(ChoosingGenerator):
-    """Picks the Mongolia sentence on investigations when it is a candidate, else the prison-labour one."""
-
-    def __init__(self) -> None:
-        super().__init__("logging, mining", PRISON_REPLY)
-
-    def generate(self, messages, options):
-        chosen = MONGOLIA_FRAGMENT in messages[-1]["content"]
-        self.fragment, self.lead = (MONGOLIA_FRAGMENT, MONGOLIA_REPLY) if chosen else ("logging, mining", PRISON_REPLY)
-        return super().generate(messages, options)
-
-
 def application(index_dir: Path, embedder=None, **values):
     """The product as `rag serve` wires it (library, feedback store, provenance), with fake models."""
     settings = fake_settings(index_dir, corpus=(REPORT_PATH,), **values)
-    built = build(settings, say=lambda _m: None, embedder=embedder or HashEmbedder(), generator=TwoReportGenerator())
+    built = build(
+        settings,
+        say=lambda _m: None,
+        embedder=embedder or HashEmbedder(),
+        generator=JudgingModel((MONGOLIA_FRAGMENT, "logging, mining")),
+    )
     return built.web(), settings
 
 
@@ -181,7 +173,7 @@ def test_wrong_with_a_note_is_kept_across_a_restart_and_exported(page, tmp_path,
     assert record.note == NOTE
     assert record.question == PRISON_QUESTION
     assert record.answer == shown  # the whole answer JSON, as the page showed it
-    assert record.answer["answer"].startswith(PRISON_REPLY[:-1]) and record.answer["citations"]
+    assert PRISON_QUOTE in record.answer["answer"] and record.answer["citations"]
     assert record.provenance["index_build"] == load_index(index_dir).path.name
     assert record.provenance["generator_sha256"] == QWEN_CODER_1_5B.sha256
     assert record.provenance["embedder"] == "fake-hash"

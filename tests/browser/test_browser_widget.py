@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from rag.settings import Settings
 from tests.browser.support import ask, running, static_site
-from tests.fakes import EVIL_TITLE, PRISON_QUESTION, PRISON_REPLY, fake_pipeline, source_number
+from tests.fakes import EVIL_TITLE, PRISON_QUESTION, fake_pipeline
 from ui.app import create_app
 from ui.service import AnswerService
 
@@ -27,12 +27,11 @@ STYLE_PROBE = """() => [...document.querySelectorAll('body, h1, p, button.host, 
 })"""
 
 
-# True while the latest answer shows some words but not yet all, and no citation link.
-STREAMING_PROBE = """() => {
-  const bots = document.querySelectorAll("#rr-chat .message.bot, #rr-chat [data-testid='bot']");
-  const text = bots.length ? bots[bots.length - 1].innerText : "";
+# True while the passages being read are shown and the answer is not there yet.
+READING_PROBE = """() => {
+  const sources = document.querySelector("#rr-sources");
   const linked = document.querySelector('a[href^="#rr-src-"]');
-  return text.includes("The report says") && !text.includes("Inmates") && !linked;
+  return sources && sources.innerText.includes("Reading these passages") && !linked;
 }"""
 
 
@@ -201,32 +200,33 @@ def test_report_filter_limits_the_sources_to_the_chosen_report(page, app_url):
     page.locator("#rr-report input").click()
     page.get_by_role("option", name=EVIL_TITLE).click()
     ask(page, PRISON_QUESTION)
+    page.locator(CITATION_LINK).first.wait_for()
     sources = page.locator("#rr-sources")
-    expect(sources).to_contain_text("The report does not answer this question.")
-    assert EVIL_TITLE in sources.inner_text()  # the related passage, its markup shown as text
+    expect(sources).to_contain_text("about tunnels")  # the quote from the chosen report
+    assert EVIL_TITLE in sources.inner_text() and "<script>" in sources.inner_text()  # its markup shown as text
     assert "U.S. Department of State" not in sources.inner_text()
+    assert page.evaluate("() => window.__pwned") is None
 
 
-class SlowGenerator:
-    """Chooses the prison-labour sentence at once, then writes its lead a word every 0.3 s."""
+class SlowJudge:
+    """Takes a second for every judgement, so the page can be seen before the answer is decided."""
 
     def generate(self, messages, options):
-        yield f"{source_number(messages[-1]['content'], 'logging, mining')}\n"
-        for word in PRISON_REPLY.split(" "):
-            time.sleep(0.3)
-            yield word + " "
+        time.sleep(1.0)
+        yield "Yes"
 
 
-def test_answer_streams_before_its_citations_arrive(browser, tmp_path):
-    pipeline = replace(fake_pipeline(tmp_path), generator=SlowGenerator())
+def test_the_sources_are_shown_before_the_answer_is_decided(browser, tmp_path):
+    pipeline = replace(fake_pipeline(tmp_path), generator=SlowJudge())
     context = browser.new_context()
     page = context.new_page()
     try:
         with running(create_app(AnswerService(pipeline), Settings())) as url:
             page.goto(url)
             ask(page, PRISON_QUESTION)
-            page.wait_for_function(STREAMING_PROBE, timeout=20_000)
+            page.wait_for_function(READING_PROBE, timeout=20_000)
             page.locator(CITATION_LINK).first.wait_for(timeout=20_000)
+            expect(page.locator("#rr-sources")).not_to_contain_text("Reading these passages")
     finally:
         context.close()
 

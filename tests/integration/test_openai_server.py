@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import socket
@@ -16,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from app import build
-from rag.generate import GenerationOptions, LlamaCppGenerator
+from rag.generate import LlamaCppGenerator
 from rag.generate_openai import PROBE, OpenAIScoringGenerator
-from rag.prompt import NONE
+from rag.relevance import answers_messages, judge
 from rag.settings import Backend, Settings
 from rag.store import load_index
 
@@ -95,50 +94,31 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     }
 
 
-class Recorder:
-    """Passes generation through, keeping the messages and options the pipeline sent."""
-
-    def __init__(self, generator) -> None:
-        self.generator = generator
-        self.calls: list[tuple[list, GenerationOptions]] = []
-
-    def generate(self, messages, options):
-        self.calls.append((list(messages), options))
-        return self.generator.generate(messages, options)
-
-
-def test_none_probe_matches_the_in_process_backend_but_greedy_drafts_may_not(pipeline, model_path):
-    """Same messages and the same cache history: P(NONE) agrees with llama.cpp in process.
+def test_the_judge_reads_the_same_probabilities_as_the_in_process_backend(pipeline, model_path):
+    """Same messages: the server's P(Yes) that a sentence answers agrees with llama.cpp in process.
 
     Runs first on the fresh server, whose only request so far was the start-up probe; the local
-    model reads that probe too, then both read P(NONE) and generate. The greedy drafts are not
-    asserted equal: measured, they diverge after the first sentence on this very question
-    (to return logprobs the server computes logits at every prompt position, which changes
-    llama.cpp's sums slightly, enough to flip near-ties).
+    model reads that probe too. To return logprobs the server computes logits at every prompt
+    position, which changes llama.cpp's sums slightly: the probabilities agree to about 1e-3.
     """
-    recorder = Recorder(pipeline.generator)
-    served = dataclasses.replace(pipeline, generator=recorder).answer(PRISON)
-    [(messages, options)] = recorder.calls
     local = LlamaCppGenerator(model_path, n_ctx=2048)
-    local.next_token_probability(PROBE, [NONE])
-    served_p = pipeline.generator.next_token_probability
-    assert local.next_token_probability(messages, [NONE]) == pytest.approx(served_p(messages, [NONE]), abs=1e-3)
-    # The sentence numbers' probabilities are larger, and differ more (0.009 measured on "3"); their order holds.
-    numbers = [str(n) for n in range(1, 5)]
-    here = [local.next_token_probability(messages, [n]) for n in numbers]
-    there = [served_p(messages, [n]) for n in numbers]
-    assert max(abs(a - b) for a, b in zip(here, there)) < 0.05
-    assert here.index(max(here)) == there.index(max(there))
-    draft = "".join(local.generate(messages, options))
-    for text in (draft, served.draft):
-        assert text[:1].isdigit(), text  # both follow the grammar: sentence numbers first
+    local.next_token_probability(PROBE, ["NONE"])
+    sentences = (
+        "The government sends political prisoners and criminals to detention camps where they are forced to "
+        "engage in labor.",
+        "North Korea has not ratified the 2000 UN TIP Protocol.",
+    )
+    here = [judge(local, answers_messages(PRISON, s)) for s in sentences]
+    there = [judge(pipeline.generator, answers_messages(PRISON, s)) for s in sentences]
+    assert max(abs(a - b) for a, b in zip(here, there)) < 0.01
+    assert here[0] > here[1] and there[0] > there[1]  # the sentence on forced labour answers better
 
 
-def test_the_server_returns_top_logprobs_so_the_none_probe_runs(pipeline):
+def test_the_server_returns_top_logprobs_so_the_judge_reads_probabilities(pipeline):
     assert isinstance(pipeline.generator, OpenAIScoringGenerator)
-    assert pipeline.scorer is pipeline.generator
     answer = pipeline.answer(PRISON)
-    assert 0.0 <= answer.timings["p_none"] < 0.1  # probed, and far from abstaining
+    assert 0.0 < answer.signals["p_answers"] < 1.0  # a probability, not a Yes or No reply
+    assert not answer.abstained and "labor" in answer.text
 
 
 def test_rag_ask_answers_through_the_server_with_exact_spans(pipeline, settings):
