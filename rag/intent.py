@@ -63,6 +63,7 @@ _FIELDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "date",
         re.compile(
             r"\bwhen\b[^?]*\b(?:publish|release|issu|come out|came out|written|dated|put out)\w*"
+            r"|\b(?:publish|release|issu|wr[io]te|written)\w*\b[^?]*\bwhen\b"
             r"|\b(?:publication|release|issue) date\b|^\W*date\b|\bdated?\b[^?]*\breport\b"
             r"|\bwhat (?:year|date|day)\b[^?]*\b(?:report|publish|releas|this|it)\w*",
             re.IGNORECASE,
@@ -114,7 +115,7 @@ REPORT_WORDS = frozenset(
         "report document narrative text paper summary summarize summarise overview gist tldr tl dr rundown "
         "lowdown main key major points point findings finding takeaways issues themes problems tell explain "
         "describe brief briefly short sentences sentence lines few two three four five pls please give "
-        "quick whole entire deal going sum say says talk talks country countries tip trafficking persons"
+        "quick whole entire deal going sum say says talk talks country countries tip trafficking persons what whats"
     )
 )
 
@@ -166,7 +167,9 @@ def read_intent(question: str, subject_words: frozenset[str] = frozenset()) -> I
     if fields:
         return Intent(Kind.FIELD, fields)
     if _OVERVIEW.search(question):
-        words = [w for w in content_words(question) if w not in REPORT_WORDS and w not in subject_words]
+        words = [
+            w for w in content_words(question) if w not in REPORT_WORDS and w not in subject_words and not w.isdigit()
+        ]
         return Intent(Kind.OVERVIEW, topic=tuple(dict.fromkeys(words)))
     if asks_yes_no(question):
         return Intent(Kind.YES_NO)

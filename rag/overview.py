@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from rag.context import ContextItem, Vocabulary, word_overlap
+from rag.context import MIN_WORDS, ContextItem, Vocabulary, word_overlap
 from rag.fields import HeaderLine
 from rag.sentences import paragraphs, sentences
 from rag.text import content_words
@@ -22,29 +22,38 @@ MIN_SENTENCES = 2
 REDUNDANT_OVERLAP = 0.6
 # A topic sentence must match the question at least this well (relevance score, see rag.context).
 TOPIC_FLOOR = 0.35
+# A report summed up in fewer sentences than this also gets its paragraphs' second sentences.
+MIN_FULL = 4
 
 
 def report_overview(
     doc: Document, chunks: Sequence[Chunk], header: Sequence[HeaderLine], limit: int = MAX_SENTENCES
 ) -> list[ContextItem]:
-    """The report's tier line, then the first sentence of each paragraph after its header, in order."""
+    """The report's tier line, then the first sentence of each paragraph after its header, in order; a
+    report of few paragraphs adds their second sentences, so that it says as much as a longer one."""
     own = [c for c in chunks if c.doc_id == doc.doc_id]
     picked: list[ContextItem] = []
     tier = next((line for line in header if line.value("tier")), None)
     if tier is not None:
         picked.append(_item(doc, tier.chunk, tier.start, tier.end))
     header_end = max((line.end for line in header), default=0)
-    for start, end in doc.spans:
-        for ps, pe in paragraphs(doc.text, start, end):
-            if pe <= header_end or len(picked) >= limit:
+    statements = [
+        [(s, e) for s, e in sentences(doc.text, ps, pe) if len(doc.text[s:e].split()) >= MIN_WORDS]
+        for start, end in doc.spans
+        for ps, pe in paragraphs(doc.text, start, end)
+        if pe > header_end
+    ]
+    for depth in (0, 1):
+        for paragraph in statements:
+            if len(picked) >= limit or len(paragraph) <= depth:
                 continue
-            first = next(iter(sentences(doc.text, ps, pe)), None)
-            if first is None or len(doc.text[first[0] : first[1]].split()) < 6:
-                continue  # a heading, not a paragraph's opening sentence
-            chunk = next((c for c in own if c.start <= first[0] and first[1] <= c.end), None)
+            s, e = paragraph[depth]
+            chunk = next((c for c in own if c.start <= s and e <= c.end), None)
             if chunk is not None:
-                picked.append(_item(doc, chunk, *first))
-    return picked[:limit]
+                picked.append(_item(doc, chunk, s, e))
+        if len(picked) >= MIN_FULL:
+            break
+    return sorted(picked, key=lambda it: it.start)
 
 
 def topic_overview(

@@ -138,6 +138,14 @@ def test_terse_field_questions(index, question, text):
     assert pipeline(index, JudgingModel("")).answer(question).text == text
 
 
+def test_an_elliptical_follow_up_asks_for_the_field_its_conversation_asks_for(index):
+    history = [{"role": "user", "content": "who published this"}, {"role": "assistant", "content": "The State Dept."}]
+    answer = pipeline(index, JudgingModel("")).answer("and when?", history)
+    assert answer.text == "Publication date: 12 June 2007 [1]."
+    follow = pipeline(index, JudgingModel("")).answer("who decided that", [{"role": "user", "content": "tier?"}])
+    assert not follow.text.startswith("North Korea: Tier 3")  # asks more than the field: the sentences answer
+
+
 def test_a_field_of_the_report_the_question_names(three_reports):
     answer = pipeline(three_reports, JudgingModel("")).answer("which tier is russia on")
     assert answer.text == "Russia: Tier 2 Watch List [1]."
@@ -179,6 +187,34 @@ def test_a_topic_overview_quotes_several_sentences_on_the_topic(index):
     assert len(answer.citations) >= 2
     assert all("camp" in c.quote for c in answer.citations)
     assert len({c.quote for c in answer.citations}) == len(answer.citations)
+
+
+def test_an_overview_of_a_topic_the_report_covers_is_given_by_rule(index):
+    always = AbstainModel(threshold=0.0, support=0.0)
+    p = pipeline(index, JudgingModel(""), always)
+    overview = p.answer("tell me about the prison camps")
+    assert not overview.abstained and len(overview.citations) >= 2
+    assert not any(c.supported for c in overview.citations)  # shown, not vouched for
+    assert p.answer(PRISON).abstained
+
+
+def test_a_short_report_is_summed_up_with_its_paragraphs_second_sentences(tmp_path):
+    text = (
+        "Report on Ruritania\n\nRURITANIA (TIER 2)\n\nRuritania is a source country for forced labor. "
+        "Victims are sent to farms in the north. Some are children.\n\nThe Government of Ruritania does not "
+        "fully comply with the minimum standards. It opened two shelters this year."
+    )
+    report = tmp_path / "ruritania.txt"
+    report.write_text(text)
+    idx = build_index(tmp_path / "idx", [report], HashEmbedder(), ChunkingConfig(600, 1)).index
+    answer = pipeline(idx, JudgingModel("")).answer("summarize the report")
+    assert [c.quote for c in answer.citations] == [
+        "RURITANIA (TIER 2)",
+        "Ruritania is a source country for forced labor.",
+        "Victims are sent to farms in the north.",
+        "The Government of Ruritania does not fully comply with the minimum standards.",
+        "It opened two shelters this year.",
+    ]
 
 
 def test_calibrated_signals_decide_abstention_and_the_draft_keeps_the_answer(index):
