@@ -26,7 +26,7 @@ from rag.abstain import AbstainModel, Signals, answer_type_matches, missing_spec
 from rag.aliases import Aliases, read_aliases
 from rag.context import ContextItem, Vocabulary, same_word, select_context
 from rag.conversation import last_user_turn, retrieval_query
-from rag.field_answer import FieldAnswer, answer_fields, field_text, named_reports
+from rag.field_answer import FieldAnswer, answer_fields, asks_only_fields, field_text, named_reports
 from rag.fields import HeaderLine
 from rag.generate import Generator
 from rag.intent import Intent, Kind, read_intent, reasons_query
@@ -87,7 +87,7 @@ class Pipeline:
             # An elliptical follow-up ("and when?" after "who published this") asks what its
             # conversation asks, read whole.
             together = read_intent(query, self.subject_words)
-            if together.kind is Kind.FIELD:
+            if together.kind is Kind.FIELD and self._asks_only_fields(question, filters):
                 fields = self._field_answer(query, together, filters)
         if fields is not None:
             yield Sources(_passages(hits, [line.chunk for line in fields.lines]))
@@ -203,6 +203,11 @@ class Pipeline:
         documents = self.retriever.index.documents
         searched = self.retriever.documents_matching(filters) if filters else list(documents)
         return answer_fields(question, intent.fields, [documents[d] for d in searched], self.header, self.known_aliases)
+
+    def _asks_only_fields(self, question: str, filters: Filters | None) -> bool:
+        documents = self.retriever.index.documents
+        searched = self.retriever.documents_matching(filters) if filters else list(documents)
+        return asks_only_fields(question, [documents[d] for d in searched], self.header, self.known_aliases)
 
     def _field_reply(
         self, question: str, fields: FieldAnswer, hits: Sequence[Hit], timings: dict[str, float], started: float

@@ -80,6 +80,13 @@ def answer_fields(
     return None
 
 
+def asks_only_fields(
+    question: str, documents: Sequence[Document], header: Mapping[str, Sequence[HeaderLine]], aliases: Aliases
+) -> bool:
+    """Every word of the question asks for a field or names a report ("and when?"; not "what does that mean")."""
+    return not _leftover(question, documents, header, aliases)
+
+
 def field_text(answer: FieldAnswer) -> str:
     """The answer's text: each value with the reports that have it and their markers.
 

@@ -142,8 +142,9 @@ def test_an_elliptical_follow_up_asks_for_the_field_its_conversation_asks_for(in
     history = [{"role": "user", "content": "who published this"}, {"role": "assistant", "content": "The State Dept."}]
     answer = pipeline(index, JudgingModel("")).answer("and when?", history)
     assert answer.text == "Publication date: 12 June 2007 [1]."
-    follow = pipeline(index, JudgingModel("")).answer("who decided that", [{"role": "user", "content": "tier?"}])
-    assert not follow.text.startswith("North Korea: Tier 3")  # asks more than the field: the sentences answer
+    for question in ("who decided that", "what does that mean"):
+        follow = pipeline(index, JudgingModel("")).answer(question, [{"role": "user", "content": "which tier is nk"}])
+        assert not follow.text.startswith("North Korea: Tier 3")  # asks more than the field: sentences answer
 
 
 def test_a_field_of_the_report_the_question_names(three_reports):
