@@ -2,6 +2,7 @@
 
     python -m bench.choice [--sets people,people2,report_qa,dev,multi_report,more_reports] [--split dev]
                            [--compare-prompts] [--out docs/bench/choice.json]
+    python -m bench.choice --weights 0.4,0.5,0.6,0.7      # the ranking alone, no model
 
 For the questions of the sets (the dev rows by default: the held rows stay out of every decision)
 that the sentence path answers (not a header field, not a whole-report summary), each set over its
@@ -74,8 +75,8 @@ class Judged:
     ranked: tuple[bool, ...]  # gold flags of the first six candidates, for recall@k
 
 
-def collect(sets: Sequence[str], split: str, compare: bool, model: Generator, index_root: Path) -> list[Judged]:
-    out = []
+def sentence_questions(sets: Sequence[str], split: str, model: Generator, index_root: Path):
+    """(set name, pipeline, question, its intent, ranked candidates) for the questions the sentence path answers."""
     for name in sets:
         corpus = (DEFAULT_CORPUS, *CORPORA.get(name, ()))
         settings = Settings(index_dir=index_root / name, corpus=corpus, abstain_threshold=1.0)
@@ -99,36 +100,64 @@ def collect(sets: Sequence[str], split: str, compare: bool, model: Generator, in
                 header=pipeline.header,
                 header_lines=bool(asked_fields(query)) and intent.kind not in (Kind.WHY, Kind.LIST),
             )
-            if not items:
-                continue
-            earlier = last_user_turn(item.history)
-            best = items[:2]
-            gold = tuple(any(sentence_holds(it.text, q) for q in item.evidence) for it in items)
-            p = tuple(judge(model, answers_messages(item.question, it.text, earlier)) for it in best)
-            p_earlier = (
-                tuple(
-                    judge(model, prompt_messages(EARLIER_SYSTEM, (), EARLIER_ASK, item.question, it.text, earlier))
-                    for it in best
-                )
-                if compare
-                else ()
+            if items:
+                yield name, pipeline, item, items
+
+
+def collect(sets: Sequence[str], split: str, compare: bool, model: Generator, index_root: Path) -> list[Judged]:
+    out = []
+    for name, _pipeline, item, items in sentence_questions(sets, split, model, index_root):
+        earlier = last_user_turn(item.history)
+        best = items[:2]
+        gold = tuple(any(sentence_holds(it.text, q) for q in item.evidence) for it in items)
+        p = tuple(judge(model, answers_messages(item.question, it.text, earlier)) for it in best)
+        p_earlier: tuple[float, ...] = ()
+        if compare:
+            p_earlier = tuple(
+                judge(model, prompt_messages(EARLIER_SYSTEM, (), EARLIER_ASK, item.question, it.text, earlier))
+                for it in best
             )
-            out.append(
-                Judged(
-                    name,
-                    item,
-                    tuple(it.text for it in best),
-                    gold[:2],
-                    p,
-                    p_earlier,
-                    tuple(it.dense for it in best),
-                    tuple(it.overlap for it in best),
-                    tuple(it.score for it in best),
-                    gold,
-                )
+        out.append(
+            Judged(
+                name,
+                item,
+                tuple(it.text for it in best),
+                gold[:2],
+                p,
+                p_earlier,
+                tuple(it.dense for it in best),
+                tuple(it.overlap for it in best),
+                tuple(it.score for it in best),
+                gold,
             )
-            print(json.dumps({"set": name, "id": item.id, "p": [round(x, 3) for x in p]}), flush=True)
+        )
+        print(json.dumps({"set": name, "id": item.id, "p": [round(x, 3) for x in p]}), flush=True)
     return out
+
+
+def ranking_recall(sets: Sequence[str], split: str, weights: Sequence[float], index_root: Path) -> dict:
+    """Candidate recall@k for each weight of the dense similarity in the relevance score (no model asked)."""
+    import rag.context
+
+    out = {}
+    for weight in weights:
+        rag.context.DENSE_WEIGHT = weight
+        found: dict[int, list[bool]] = {k: [] for k in (1, 2, 3, 4, 6)}
+        for _name, _pipeline, item, items in sentence_questions(sets, split, _NoModel(), index_root):
+            if not (item.answerable and item.evidence):
+                continue
+            gold = [any(sentence_holds(it.text, q) for q in item.evidence) for it in items]
+            for k in found:
+                found[k].append(any(gold[:k]))
+        out[str(weight)] = {f"@{k}": round(sum(v) / len(v), 3) for k, v in found.items()}
+    return out
+
+
+class _NoModel:
+    """Stands for the model where only the ranking is measured; it is never asked."""
+
+    def generate(self, messages, options):
+        raise AssertionError("the ranking needs no model")
 
 
 def sentence_holds(sentence: str, quote: str) -> bool:
@@ -238,11 +267,17 @@ def main() -> None:
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--split", default="dev", choices=("dev", "held"))
     parser.add_argument("--compare-prompts", action="store_true", help="also judge with the earlier wording")
+    parser.add_argument("--weights", help="comma-separated dense weights: measure the ranking alone")
     parser.add_argument("--out", type=Path, default=Path("docs/bench/choice.json"))
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import tempfile
 
+    if args.weights:
+        with tempfile.TemporaryDirectory(prefix="rag-bench-choice-") as tmp:
+            weights = [float(w) for w in args.weights.split(",")]
+            print(json.dumps(ranking_recall(args.sets.split(","), args.split, weights, Path(tmp)), indent=1))
+        return
     with tempfile.TemporaryDirectory(prefix="rag-bench-choice-") as tmp:
         model = make_generator(Settings(index_dir=Path(tmp) / "x"), say=lambda _m: None)
         rows = collect(args.sets.split(","), args.split, args.compare_prompts, model, Path(tmp))

@@ -45,10 +45,10 @@ class Signals:
     """What is known about an answer before it is shown: the inputs of the abstention decision.
 
     The model's judgements improve the decision: on the dev rows of the six question sets, the area
-    under the risk–coverage curve was 0.155 with them and 0.191 without (`python -m bench.choice`).
-    Signals that did not lower it (the share of the question's words no report uses, names the
-    question gives that the sentence lacks, the ranking margin, the yes/no polarity check, whether a
-    header line is quoted) are left out.
+    under the risk–coverage curve was 0.150 with them and 0.181 without (`python -m bench.choice`).
+    Signals that did not lower it in a cross-validated comparison on earlier runs (the share of the
+    question's words no report uses, names the question gives that the sentence lacks, the ranking
+    margin, the yes/no polarity check, whether a header line is quoted) are left out.
     """
 
     p_answers: float  # the model's P(yes) that the first quoted sentence answers the question

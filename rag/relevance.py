@@ -23,11 +23,11 @@ ANSWERS_SYSTEM = (
     "from this sentence alone. A sentence saying that something is not so answers a question asking whether "
     "it is so. Reply Yes or No."
 )
-# Measured on the dev rows of the question sets on the default report (the two best-ranked sentences of
-# 155 questions; `python -m bench.choice --judge`): this wording separated the sentences holding the
-# answer from the others with an AUC of 0.751, and answerable questions from unanswerable ones (by the
-# better of the two) with 0.824; "Does the sentence answer the question?" gave 0.708 and 0.756, and
-# four worked examples before it did not help (0.774 against 0.785 on 60 questions).
+# Measured on the dev rows of the six question sets (the two best-ranked sentences of 270 questions;
+# `python -m bench.choice --compare-prompts`): this wording separated the sentences holding the answer
+# from the others with an AUC of 0.772, and answerable questions from unanswerable ones (by the better
+# of the two) with 0.847; "Does the sentence answer the question?" gave 0.729 and 0.807. Four worked
+# examples before it did not help (0.774 against 0.785 on 60 questions, with the earlier wording).
 ANSWERS_EXAMPLES: tuple[tuple[str, str, str], ...] = ()
 ANSWERS_ASK = "Can the question be answered from this sentence alone?"
 
