@@ -55,6 +55,12 @@ def register(sub) -> None:
     e.add_argument(
         "--max-supported-wrong", type=float, default=0.02, help="wrong answers allowed among those labelled Supported"
     )
+    e = esub.add_parser("curves", help="the risk–coverage curves of several saved runs in one plot and table")
+    e.add_argument(
+        "--run", dest="runs", nargs=3, action="append", required=True, metavar=("NAME", "DATASET", "PREDICTIONS")
+    )
+    e.add_argument("--split", choices=("all", "dev", "held"), default="all")
+    e.add_argument("--out", type=Path, required=True, help="the PNG to write")
     e = esub.add_parser("retrieval", help="recall@k and MRR of each retrieval mode on question sets")
     e.add_argument("--dataset", type=Path, action="append", required=True)
     e.add_argument("--modes", default=",".join(MODES))
@@ -106,6 +112,15 @@ def run(args: argparse.Namespace) -> int:
         from eval.calibrate import fit
 
         print(fit([(d, p) for d, p in args.runs], args.out, args.max_supported_wrong))
+    elif args.eval_command == "curves":
+        from eval.selective import curves
+
+        runs = [(name, Path(d), Path(p)) for name, d, p in args.runs]
+        for _name, dataset, predictions in runs:
+            for path in (dataset, predictions):
+                if not path.is_file():
+                    raise UsageError(f"{path} is not a file; give a question set and the predictions.jsonl of its run")
+        print(curves(runs, args.out, args.split))
     elif args.eval_command == "retrieval":
         from eval.retrieval import run_retrieval_eval
 

@@ -114,3 +114,23 @@ def test_measure_counts_precision_and_recall():
     quality = measure(LexicalJudge(), pairs, "lexical")
     assert quality.accuracy == 1.0 and quality.precision == 1.0 and quality.recall == 1.0
     assert quality.by_kind == {"supported": 1.0, "wrong_number": 1.0}
+
+
+def test_curves_plots_several_runs_and_tables_their_aurc(tmp_path, dataset):
+    from eval.selective import curves
+
+    preds = [
+        {"id": "x1", "answer": "Camps.", "abstained": False, "signals": {"p_wrong": 0.6}, "citations": []},
+        {
+            "id": "x2",
+            "answer": "It has not ratified it.",
+            "abstained": False,
+            "signals": {"p_wrong": 0.1},
+            "citations": [],
+        },
+    ]
+    write_predictions(tmp_path / "p.jsonl", preds)
+    table = curves([("one", dataset, tmp_path / "p.jsonl")], tmp_path / "rc.png")
+    # x1 answers an unanswerable question, less confidently: risk 0 at coverage 1/2, 1/2 at 2/2.
+    assert "| one | 2 | 0.250 | 1.000 | 0.500 |" in table
+    assert (tmp_path / "rc.png").stat().st_size > 1000
