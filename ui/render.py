@@ -13,6 +13,8 @@ from rag.types import Answer, Chunk, Citation, Document, Hit, Sources
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>])")
 
 RELATED_PASSAGES = 3
+# The sources panel scrolls, so it takes the keyboard focus to be scrolled without a mouse.
+SOURCES_OPEN = '<div class="rr-sources" tabindex="0" role="region" aria-label="Sources">'
 
 
 def header_html(documents: Sequence[Document]) -> str:
@@ -123,7 +125,7 @@ def sources_html(answers: Sequence[Answer]) -> str:
     """The sources of every answer so far, one section per turn; the latest is shown."""
     if not answers:
         return (
-            '<div class="rr-sources"><p class="rr-empty">Sources appear here: each cited passage with its '
+            SOURCES_OPEN + '<p class="rr-empty">Sources appear here: each cited passage with its '
             "supporting quote highlighted. Click a [n] in an answer to jump to it.</p></div>"
         )
     sections = []
@@ -135,13 +137,13 @@ def sources_html(answers: Sequence[Answer]) -> str:
             f'<p class="rr-question">Sources for: <q>{escape(answer.question)}</q></p>'
             f"{_turn_sources(answer, turn)}</section>"
         )
-    return '<div class="rr-sources">' + "".join(sections) + "</div>"
+    return SOURCES_OPEN + "".join(sections) + "</div>"
 
 
 def reading_html(question: str, sources: Sources) -> str:
     """The passages an answer is being drawn from, shown before it is decided."""
     return (
-        '<div class="rr-sources"><section class="rr-turn">'
+        SOURCES_OPEN + '<section class="rr-turn">'
         f'<p class="rr-question">Reading these passages for: <q>{escape(question)}</q></p>'
         f"{passages_html(list(sources.passages))}</section></div>"
     )

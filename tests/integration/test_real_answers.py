@@ -56,9 +56,15 @@ def test_the_default_answers_most_of_them_and_never_another_answer(pipeline, ans
     assert answered >= 3, f"only {answered} of {len(ANSWERED)} answerable questions answered"
 
 
-def test_a_no_leads_the_answer_to_a_yes_no_question(answering):
-    answer = answering.answer("Has North Korea ratified the 2000 UN TIP Protocol?")
-    assert answer.text.startswith("No. The report says:")
+@pytest.mark.parametrize(
+    "question", ["Has North Korea ratified the 2000 UN TIP Protocol?", "is nk a party to the un tip protocol"]
+)
+def test_a_yes_no_answer_never_leads_with_yes_where_the_report_denies(answering, question):
+    """The lead word needs the model's polarity judgement to be sure and to agree with the sentence's
+    negation; where it is unsure (P(yes) 0.55 for the first question here) the quote stands alone."""
+    answer = answering.answer(question)
+    assert answer.citations[0].quote == "North Korea has not ratified the 2000 UN TIP Protocol."
+    assert answer.text.startswith(("No. The report says:", "The report says:")), answer.text
 
 
 def test_who_wrote_it_is_answered_from_the_header_line(pipeline):
