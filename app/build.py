@@ -13,19 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from embeddings.encoder import Embedder, load_embedder
-from rag.abstain import AbstainModel
-from rag.aliases import read_aliases
-from rag.answer import Pipeline
-from rag.context import idf_table
-from rag.fields import HEADER_CHARS, header_lines
-from rag.generate import Generator, LlamaCppGenerator, TransformersGenerator
-from rag.generate_openai import ServerConfig, connect
-from rag.ingest import IngestLimits
-from rag.manifest import sha256
-from rag.models import QWEN_CODER_1_5B, assemble
-from rag.retrieve import Retriever
+from rag.answer.abstain import AbstainModel
+from rag.ingest.aliases import read_aliases
+from rag.answer.pipeline import Pipeline
+from rag.answer.context import idf_table
+from rag.ingest.fields import HEADER_CHARS, header_lines
+from rag.generate.hf_transformers import TransformersGenerator
+from rag.generate.llama_cpp import LlamaCppGenerator
+from rag.generate.protocol import Generator
+from rag.generate.openai_server import ServerConfig, connect
+from rag.ingest.files import IngestLimits
+from rag.index.manifest import sha256
+from rag.generate.models import QWEN_CODER_1_5B, assemble
+from rag.index.retrieve import Retriever
 from rag.settings import Backend, Settings
-from rag.store import (
+from rag.index.store import (
     BuildReport,
     ChunkingConfig,
     CorpusIndex,

@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as err:  # an expected failure gets one line; details go to the log
         from embeddings.errors import ModelLoadError
-        from rag.store import IndexCorrupt
+        from rag.index.store import IndexCorrupt
 
         if isinstance(err, ModelLoadError | IndexCorrupt | ValueError | OSError):
             print(f"rag: error: {err}", file=sys.stderr)

@@ -26,11 +26,11 @@ from typing import Any
 
 from app.build import index_documents
 from embeddings.encoder import Embedder
-from rag.ingest import IngestError, discover, load_document
+from rag.ingest.files import IngestError, discover, load_document
 from rag.settings import Settings
-from rag.store import CorpusIndex
+from rag.index.store import CorpusIndex
 from rag.types import Document
-from rag.uploads import Job, JobStatus, UploadRefused, check_metadata, check_upload, near_duplicate
+from rag.ingest.uploads import Job, JobStatus, UploadRefused, check_metadata, check_upload, near_duplicate
 
 log = logging.getLogger(__name__)
 

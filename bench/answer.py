@@ -23,7 +23,7 @@ from pathlib import Path
 from app.build import build, make_generator
 from bench.stats import machine, summarize
 from eval.dataset import load_dataset
-from rag.generate import GenerationOptions, Generator, Message
+from rag.generate.protocol import GenerationOptions, Generator, Message
 from rag.settings import Settings
 from rag.types import Answer, Sources
 

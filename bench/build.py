@@ -28,7 +28,7 @@ from app.build import chunking, make_embedder
 from bench.corpus import REPORT, report_sentences, write_reports
 from bench.stats import machine, peak_rss_mb
 from rag.settings import Settings
-from rag.store import build_index, load_index
+from rag.index.store import build_index, load_index
 
 
 class HashingEmbedder:

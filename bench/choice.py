@@ -33,12 +33,12 @@ from eval.dataset import EvalItem, load_dataset
 from eval.metrics import must_include_score, must_not_hits
 from eval.retrieval import holds, normalize
 from eval.selective import aurc
-from rag.abstain import FEATURES, answer_type_matches
-from rag.context import select_context
-from rag.conversation import last_user_turn, retrieval_query
-from rag.generate import Generator
-from rag.intent import Kind, asked_fields, read_intent, reasons_query
-from rag.relevance import answers_messages, judge, prompt_messages
+from rag.answer.abstain import FEATURES, answer_type_matches
+from rag.answer.context import select_context
+from rag.answer.conversation import last_user_turn, retrieval_query
+from rag.generate.protocol import Generator
+from rag.answer.intent import Kind, asked_fields, read_intent, reasons_query
+from rag.answer.relevance import answers_messages, judge, prompt_messages
 from rag.settings import DEFAULT_CORPUS, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,11 +137,11 @@ def collect(sets: Sequence[str], split: str, compare: bool, model: Generator, in
 
 def ranking_recall(sets: Sequence[str], split: str, weights: Sequence[float], index_root: Path) -> dict:
     """Candidate recall@k for each weight of the dense similarity in the relevance score (no model asked)."""
-    import rag.context
+    import rag.answer.context
 
     out = {}
     for weight in weights:
-        rag.context.DENSE_WEIGHT = weight
+        rag.answer.context.DENSE_WEIGHT = weight
         found: dict[int, list[bool]] = {k: [] for k in (1, 2, 3, 4, 6)}
         for _name, _pipeline, item, items in sentence_questions(sets, split, _NoModel(), index_root):
             if not (item.answerable and item.evidence):
@@ -198,7 +198,7 @@ def judge_auc(rows: Sequence[Judged], earlier: bool = False) -> dict[str, float 
 
 
 def shown(r: Judged, second: float | None, swap: bool) -> tuple[str, list[float]]:
-    """The answer text a way of choosing gives, and its signals (in the order of rag.abstain.FEATURES)."""
+    """The answer text a way of choosing gives, and its signals (in the order of rag.answer.abstain.FEATURES)."""
     first, p1 = 0, r.p[0]
     p2 = r.p[1] if len(r.p) > 1 else 0.0
     chosen = [0]

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunk import chunk_id
-from rag.ingest import load_document
-from rag.sentences import sentences
+from rag.ingest.chunk import chunk_id
+from rag.ingest.files import load_document
+from rag.ingest.sentences import sentences
 from rag.settings import DEFAULT_CORPUS
 from rag.types import Chunk, Document
 

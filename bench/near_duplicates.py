@@ -1,7 +1,7 @@
 """How much text the near-duplicate check sees shared: each report against itself in other formats, and
 against the other reports (`python -m bench.near_duplicates`).
 
-A report is refused as a near-duplicate when `rag.uploads.overlap` reaches `NEAR_DUPLICATE`; this prints
+A report is refused as a near-duplicate when `rag.ingest.uploads.overlap` reaches `NEAR_DUPLICATE`; this prints
 the overlap of every shipped report with its own PDF and HTML renderings, and the highest overlap between
 two different reports, so the threshold can be seen to sit between them.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from rag.ingest import load_document
+from rag.ingest.files import load_document
 from rag.settings import DEFAULT_CORPUS
 from rag.types import Document
-from rag.uploads import NEAR_DUPLICATE, indexed_text, overlap, shingles
+from rag.ingest.uploads import NEAR_DUPLICATE, indexed_text, overlap, shingles
 from tests.pdfs import report_pdf
 
 REPORTS = Path(__file__).resolve().parents[1] / "eval" / "data" / "reports"

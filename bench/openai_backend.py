@@ -24,9 +24,9 @@ import urllib.request
 from pathlib import Path
 
 from app import build
-from rag.answer import Pipeline
-from rag.generate import Generator
-from rag.generate_openai import ServerConfig, connect
+from rag.answer.pipeline import Pipeline
+from rag.generate.protocol import Generator
+from rag.generate.openai_server import ServerConfig, connect
 from rag.schema import Turn
 from rag.settings import Backend, Settings
 

@@ -24,13 +24,13 @@ import numpy as np
 from app.build import make_embedder
 from bench.corpus import COUNTRIES, memory_corpus, report_sentences, synthetic_vectors
 from bench.stats import machine, peak_rss_mb, summarize
-from embeddings.index import DenseIndex, top_k
+from rag.index.dense import DenseIndex, top_k
 from eval.dataset import load_dataset
-from rag.lexical import LexicalIndex
-from rag.manifest import ChunkingConfig, Manifest
-from rag.retrieve import Retriever
+from rag.index.bm25 import LexicalIndex
+from rag.index.manifest import ChunkingConfig, Manifest
+from rag.index.retrieve import Retriever
 from rag.settings import RetrievalMode, Settings
-from rag.store import CorpusIndex
+from rag.index.store import CorpusIndex
 
 DATASETS = (Path("eval/data/dev.jsonl"), Path("eval/data/report_qa.jsonl"))
 K = 10  # what the answer pipeline asks for

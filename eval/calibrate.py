@@ -13,7 +13,7 @@ from eval.dataset import EvalItem, load_dataset
 from eval.metrics import must_include_score, must_not_hits
 from eval.run import read_predictions
 from eval.summary import markdown_table
-from rag.abstain import FEATURES
+from rag.answer.abstain import FEATURES
 
 
 def wrong(item: EvalItem, pred: Mapping) -> bool:

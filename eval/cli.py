@@ -51,7 +51,7 @@ def register(sub) -> None:
     e.add_argument(
         "--run", dest="runs", nargs=2, action="append", required=True, type=Path, metavar=("DATASET", "PREDICTIONS")
     )
-    e.add_argument("--out", type=Path, default=Path("rag/abstain.json"))
+    e.add_argument("--out", type=Path, default=Path("rag/answer/abstain.json"))
     e.add_argument(
         "--max-supported-wrong", type=float, default=0.02, help="wrong answers allowed among those labelled Supported"
     )

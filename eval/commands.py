@@ -105,7 +105,7 @@ def run(settings: Settings, dataset: Path, out: Path, limit: int | None, judge: 
 def score(settings: Settings, dataset: Path, predictions_path: Path, judge: str, say: Say) -> dict[str, Any]:
     """Recompute metrics from saved predictions; the generator loads only for a model judge."""
     from app import build
-    from rag.store import load_index
+    from rag.index.store import load_index
 
     items = load_dataset(dataset)
     predictions = read_predictions(predictions_path)

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from eval.lexical_check import check_support
 from eval.summary import markdown_table
-from rag.generate import Message
+from rag.generate.protocol import Message
 
 
 class Judge(Protocol):

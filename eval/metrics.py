@@ -16,7 +16,7 @@ from eval.dataset import EvalItem
 from eval.retrieval import KS, holds, score_passages
 from eval.selective import aurc
 from eval.summary import percentile
-from rag.cite import split_claims
+from eval.claims import split_claims
 from rag.text import squash, strip_markers
 
 # judge(claim, passage) -> True when the passage supports the claim

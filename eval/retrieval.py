@@ -9,7 +9,7 @@ from pathlib import Path
 
 from eval.dataset import EvalItem, load_dataset
 from eval.summary import markdown_table
-from rag.conversation import retrieval_query
+from rag.answer.conversation import retrieval_query
 from rag.text import squash
 
 # Where a chunk boundary cuts a quote, the passage still holds it if it
@@ -116,7 +116,7 @@ def items_with_evidence(items: Sequence[EvalItem]) -> list[EvalItem]:
 def followup_table(settings, datasets: Sequence[Path], say: Callable[[str], None] = print) -> str:
     """Retrieval for follow-ups: the question alone, with the previous user turn prepended, both fused."""
     from app import build
-    from rag.retrieve import fuse
+    from rag.index.retrieve import fuse
 
     retriever = build.make_retriever(settings, say=say)
     ways: dict[str, Callable[[EvalItem], list]] = {

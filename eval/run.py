@@ -9,7 +9,7 @@ from typing import Any
 
 from eval.dataset import EvalItem
 from eval.metrics import JudgeFn, QuestionScore, aggregate, by_split, by_type, score_prediction
-from rag.answer import Pipeline
+from rag.answer.pipeline import Pipeline
 from rag.serialize import answer_json
 
 Progress = Callable[[int, int], None]

@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     context_sentences: int = Field(default=6, ge=1, le=20)
     # The fitted abstention model (`rag eval calibrate` writes it), and an optional threshold that
     # overrides the fitted one: 1.0 never abstains on these signals, 0.0 always does.
-    abstain_model: Path = DEFAULT_CORPUS.parent / "abstain.json"
+    abstain_model: Path = Path(__file__).parent / "answer" / "abstain.json"
     abstain_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     # Overrides the fitted threshold below which an answer's citations say Supported (1.0: every answer shown).
     support_threshold: float | None = Field(default=None, ge=0.0, le=1.0)

@@ -15,7 +15,7 @@ class Document:
     """One source report: its exact text and the parts of it worth indexing.
 
     `text` is the decoded source, unchanged (for a PDF: the prose its reader rebuilt from the
-    page layout, see `rag.pdf.pdf_prose`); every offset into the document is an offset into it.
+    page layout, see `rag.ingest.pdf.pdf_prose`); every offset into the document is an offset into it.
     `spans` are the (start, end) regions that carry content; site furniture
     (navigation, "last updated" stamps) lies outside them.
     """

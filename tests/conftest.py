@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.ingest import load_document
+from rag.ingest.files import load_document
 from rag.types import Document
 from tests.fakes import REPORT_PATH, HashEmbedder, write
 

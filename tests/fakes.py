@@ -89,7 +89,7 @@ class JudgingModel(ScriptedGenerator):
         self.polarity = polarity
 
     def p_yes(self, messages) -> float:
-        from rag.relevance import ANSWERS_ASK, POLARITY_ASK
+        from rag.answer.relevance import ANSWERS_ASK, POLARITY_ASK
 
         prompt = messages[-1]["content"]
         if prompt.endswith(POLARITY_ASK):

@@ -2,12 +2,12 @@ from dataclasses import replace
 
 import pytest
 
-from rag.abstain import FEATURES, AbstainModel
-from rag.answer import ABSTAIN_TEXT, QUOTE_INTRO, Pipeline
-from rag.relevance import ANSWERS_ASK, POLARITY_ASK
+from rag.answer.abstain import FEATURES, AbstainModel
+from rag.answer.pipeline import ABSTAIN_TEXT, QUOTE_INTRO, Pipeline
+from rag.answer.relevance import ANSWERS_ASK, POLARITY_ASK
 from rag.schema import QuestionError
 from rag.serialize import answer_json
-from rag.store import ChunkingConfig, build_index
+from rag.index.store import ChunkingConfig, build_index
 from rag.types import AbstainReason, Answer, Sources
 from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, ScriptedGenerator, pipeline_over
 

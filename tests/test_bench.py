@@ -7,8 +7,8 @@ from bench.corpus import COUNTRIES, memory_corpus, report_sentences, synthetic_r
 from bench.report import size_label, table
 from bench.retrieval import parse_size
 from bench.stats import percentile, summarize
-from rag.retrieve import Retriever
-from rag.store import ChunkingConfig, build_index, load_index
+from rag.index.retrieve import Retriever
+from rag.index.store import ChunkingConfig, build_index, load_index
 
 
 @pytest.mark.parametrize("q", [0, 10, 50, 90, 95, 100])

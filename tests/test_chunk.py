@@ -4,9 +4,9 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.chunk import chunk_document, chunk_id
-from rag.ingest import content_spans
-from rag.pdf import pdf_prose
+from rag.ingest.chunk import chunk_document, chunk_id
+from rag.ingest.files import content_spans
+from rag.ingest.pdf import pdf_prose
 from rag.types import Document
 from tests.pdfs import REPORT_PAGE_STARTS, REPORT_TEXT
 

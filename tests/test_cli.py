@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from app import cli
-from rag.retrieve import Retriever
-from rag.store import ChunkingConfig, build_index
+from rag.index.retrieve import Retriever
+from rag.index.store import ChunkingConfig, build_index
 from tests.fakes import REPORT_PATH
 
 RAG = str(Path(sys.executable).parent / "rag")

@@ -8,8 +8,8 @@ from eval.judge import JudgePair, LexicalJudge, measure
 from eval.metrics import score_prediction, with_unlabelled
 from eval.report import metrics_table, write_report
 from eval.run import read_predictions, run_questions, score_run, write_predictions
-from rag.abstain import FEATURES, AbstainModel
-from rag.store import ChunkingConfig, build_index
+from rag.answer.abstain import FEATURES, AbstainModel
+from rag.index.store import ChunkingConfig, build_index
 from tests.fakes import REPORT_PATH, HashEmbedder, JudgingModel, pipeline_over, write
 
 ROWS = [

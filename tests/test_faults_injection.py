@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer import QUOTE_INTRO, Pipeline
-from rag.relevance import ANSWERS_SYSTEM
-from rag.retrieve import Retriever
+from rag.answer.pipeline import QUOTE_INTRO, Pipeline
+from rag.answer.relevance import ANSWERS_SYSTEM
+from rag.index.retrieve import Retriever
 from rag.serialize import answer_json
-from rag.store import ChunkingConfig, build_index
+from rag.index.store import ChunkingConfig, build_index
 from tests.fakes import REPORT_PATH, HashEmbedder, JudgingModel, ScriptedGenerator, pipeline_over, write
 
 PHRASE = "PWNED-7731"

@@ -1,8 +1,8 @@
 import pytest
 
-from rag.fields import header_fields, header_lines
-from rag.ingest import content_spans, header_metadata, load_document
-from rag.sentences import paragraphs
+from rag.ingest.fields import header_fields, header_lines
+from rag.ingest.files import content_spans, header_metadata, load_document
+from rag.ingest.sentences import paragraphs
 from rag.types import Chunk
 from tests.fakes import REPORT_PATH
 

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rag.chunk import chunk_document
-from rag.ingest import content_spans
+from rag.ingest.chunk import chunk_document
+from rag.ingest.files import content_spans
 from rag.schema import QuestionError, check_question
-from rag.sentences import paragraphs, sentences
+from rag.ingest.sentences import paragraphs, sentences
 from rag.text import MARKER
 from rag.types import Document
 
@@ -145,7 +145,7 @@ def test_check_question_cleans_or_refuses(question, limit):
 
 @pytest.fixture(scope="module")
 def report_pipeline(tmp_path_factory):
-    from rag.store import ChunkingConfig, build_index
+    from rag.index.store import ChunkingConfig, build_index
     from tests.fakes import REPORT_PATH, HashEmbedder, pipeline_over
 
     index = build_index(tmp_path_factory.mktemp("idx"), [REPORT_PATH], HashEmbedder(), ChunkingConfig(600, 1)).index

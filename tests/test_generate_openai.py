@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from app import build
-from rag.generate import GenerationOptions, NextTokenScorer
-from rag.generate_openai import (
+from rag.generate.protocol import GenerationOptions, NextTokenScorer
+from rag.generate.openai_server import (
     GeneratorUnavailable,
     OpenAIGenerator,
     ServerConfig,

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.ingest import IngestError, content_spans, header_metadata, load_document, load_documents
-from rag.pdf import pdf_prose
+from rag.ingest.files import IngestError, content_spans, header_metadata, load_document, load_documents
+from rag.ingest.pdf import pdf_prose
 from tests.fakes import write
 from tests.pdfs import HEADER, REPORT_PAGE_STARTS, REPORT_PAGES, REPORT_TEXT, paged_pdf
 
@@ -182,7 +182,7 @@ def test_allowed_roots_setting_is_read_from_the_environment(monkeypatch, tmp_pat
 
 
 def test_build_refuses_symlinks_out_of_the_corpus(tmp_path, embedder):
-    from rag.store import ChunkingConfig, build_index
+    from rag.index.store import ChunkingConfig, build_index
 
     outside = write(tmp_path / "private", "secret.txt", "Private notes that must not be indexed.")
     root = tmp_path / "corpus"
@@ -313,7 +313,7 @@ def test_report_language_is_kept(tmp_path, sentence):
 
 
 def test_the_shipped_report_loses_no_sentence_to_the_filter(report):
-    from rag.ingest import without_instructions
+    from rag.ingest.files import without_instructions
 
     kept, dropped = without_instructions(report.text, content_spans(report.text))
     assert dropped == [] and kept == list(report.spans)
@@ -342,7 +342,7 @@ def test_sidecar_symlinked_from_outside_is_refused(tmp_path):
 
 
 def test_file_name_that_is_not_utf8_is_skipped_and_the_rest_builds(tmp_path, embedder):
-    from rag.store import ChunkingConfig, build_index, load_index, stale_reason
+    from rag.index.store import ChunkingConfig, build_index, load_index, stale_reason
 
     root = tmp_path / "corpus"
     write(root, "good.txt", "The report says camps exist.")
@@ -459,7 +459,7 @@ def test_pdf_prose_joins_only_lower_case_hyphenation_and_continuations():
 
 def test_pdf_citation_quotes_the_joined_sentence_and_names_its_page(tmp_path):
     from rag.serialize import answer_json
-    from rag.store import ChunkingConfig, build_index
+    from rag.index.store import ChunkingConfig, build_index
     from tests.fakes import HashEmbedder, JudgingModel, pipeline_over
 
     path = write(tmp_path / "corpus", "tip.pdf", paged_pdf(REPORT_PAGES))

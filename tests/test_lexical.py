@@ -1,6 +1,6 @@
 import numpy as np
 
-from rag.lexical import LexicalIndex
+from rag.index.bm25 import LexicalIndex
 from rag.text import fold_initialisms
 
 TEXTS = [

@@ -2,7 +2,7 @@ import hashlib
 
 import pytest
 
-from rag.models import ModelFileError, SplitModel, assemble
+from rag.generate.models import ModelFileError, SplitModel, assemble
 from tests.fakes import forget_part_packages, install_part_packages
 
 

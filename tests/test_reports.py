@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.build import build
-from rag.store import load_index
-from rag.uploads import UploadRefused, check_metadata, check_upload, near_duplicate, safe_name
+from rag.index.store import load_index
+from rag.ingest.uploads import UploadRefused, check_metadata, check_upload, near_duplicate, safe_name
 from tests.browser.support import free_port
 from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, fake_settings
 from tests.pdfs import report_pdf
@@ -100,7 +100,7 @@ def test_an_added_report_is_indexed_listed_and_asked_about_alone(client):
 
 
 def test_progress_goes_through_reading_embedding_and_writing(tmp_path, monkeypatch):
-    monkeypatch.setattr("rag.store.EMBED_STEP", 1)  # one passage a batch: every step is seen
+    monkeypatch.setattr("rag.index.store.EMBED_STEP", 1)  # one passage a batch: every step is seen
     client, _settings = serve(tmp_path, embedder=SlowEmbedder())
     status = finished(client, upload(client, RUSSIA).json()["job"])
     assert status["status"] == "done"
@@ -246,7 +246,7 @@ def test_upload_checks():
 
 
 def test_near_duplicates_are_found_across_formats_and_not_across_reports(tmp_path):
-    from rag.ingest import load_document
+    from rag.ingest.files import load_document
 
     text = REPORT_PATH.read_text(encoding="utf-8")
     pdf = tmp_path / "nk.pdf"

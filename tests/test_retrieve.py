@@ -1,8 +1,8 @@
 import pytest
 
-from rag.retrieve import Retriever, rrf
+from rag.index.retrieve import Retriever, rrf
 from rag.settings import RetrievalMode
-from rag.store import ChunkingConfig, build_index
+from rag.index.store import ChunkingConfig, build_index
 from tests.fakes import write
 
 
@@ -52,7 +52,7 @@ def test_blank_query_returns_nothing(index, embedder):
 
 
 def test_linear_fusion_mixes_normalised_scores(index, embedder):
-    from rag.retrieve import linear_fusion
+    from rag.index.retrieve import linear_fusion
     from rag.settings import Fusion
 
     assert linear_fusion({}, {5: 2.0}, 0.4) == [(5, 0.6)]

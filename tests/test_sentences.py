@@ -3,7 +3,7 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rag.sentences import paragraphs, sentences
+from rag.ingest.sentences import paragraphs, sentences
 
 
 def texts(text: str) -> list[str]:

@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
-from rag.retrieve import Retriever
+from rag.index.retrieve import Retriever
 from rag.settings import RetrievalMode
-from rag.store import ChunkingConfig, IndexCorrupt, IndexMissing, build_index, load_index, stale_reason
+from rag.index.store import ChunkingConfig, IndexCorrupt, IndexMissing, build_index, load_index, stale_reason
 from tests.fakes import REPORT_PATH, HashEmbedder, write
 
 CHUNKING = ChunkingConfig(max_chars=400, overlap=1)
@@ -134,8 +134,8 @@ def test_index_command_adds_paths_and_keeps_earlier_inputs(tmp_path, corpus):
 
 
 def test_skipped_files_are_never_read_to_check_staleness(tmp_path, embedder, corpus, monkeypatch):
-    from rag import manifest
-    from rag.ingest import IngestLimits
+    from rag.index import manifest
+    from rag.ingest.files import IngestLimits
 
     big = corpus / "huge.txt"
     with big.open("wb") as f:
@@ -163,7 +163,7 @@ def test_symlink_inside_the_corpus_does_not_make_the_index_stale(tmp_path, embed
 
 def _as_built_before_pages(build_dir) -> None:
     """Rewrite a build as the reader before page numbers left it: no reader version, no pages."""
-    from rag.manifest import sha256
+    from rag.index.manifest import sha256
 
     for name, field in (("documents.jsonl", "pages"), ("chunks.jsonl", "page")):
         path = build_dir / name
@@ -177,7 +177,7 @@ def _as_built_before_pages(build_dir) -> None:
 
 def test_index_read_by_an_older_reader_loads_and_is_rebuilt(tmp_path, corpus):
     from app import build
-    from rag.ingest import READER_VERSION
+    from rag.ingest.files import READER_VERSION
     from rag.settings import Settings
     from tests.pdfs import REPORT_PAGES, paged_pdf
 

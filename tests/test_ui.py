@@ -5,7 +5,7 @@ from html import escape, unescape
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.answer import ABSTAIN_TEXT
+from rag.answer.pipeline import ABSTAIN_TEXT
 from rag.settings import Settings
 from tests.fakes import EVIL_TITLE, PRISON_QUESTION, JudgingModel, fake_pipeline
 from ui.app import chat_messages, create_app, pipeline_history

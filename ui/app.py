@@ -1,6 +1,6 @@
 """The web app: the Gradio chat mounted in FastAPI beside the JSON API and the widget script.
 
-A question typed in the chat goes `respond` -> `AnswerService.stream` -> `rag.answer.Pipeline.stream`;
+A question typed in the chat goes `respond` -> `AnswerService.stream` -> `rag.answer.pipeline.Pipeline.stream`;
 the streamed text is shown as it comes, then replaced by the checked Answer with clickable `[n]`
 markers, and the sources panel shows each cited passage with its quote highlighted. When the service
 has no turn for a question (`Busy`: the line is full, or the turn would come or came too late) the chat

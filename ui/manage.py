@@ -18,7 +18,7 @@ import gradio as gr
 
 from rag.settings import Settings
 from rag.types import Document
-from rag.uploads import UPLOAD_TYPES, Job, JobStatus, UploadRefused
+from rag.ingest.uploads import UPLOAD_TYPES, Job, JobStatus, UploadRefused
 from ui.reports import Reports, admin_refusal, is_loopback
 
 POLL_S = 0.4

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.settings import Settings
 from rag.types import Document
-from rag.uploads import Job, UploadRefused
+from rag.ingest.uploads import Job, UploadRefused
 
 # Room for the multipart framing and the metadata field around the file itself.
 _FORM_OVERHEAD = 64_000

@@ -17,8 +17,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rag.answer import Pipeline
-from rag.retrieve import Filters
+from rag.answer.pipeline import Pipeline
+from rag.index.retrieve import Filters
 from rag.schema import Turn
 from rag.types import Answer, Document, Hit, Sources
 

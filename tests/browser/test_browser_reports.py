@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 from app import cli
 from app.build import build
 from rag.feedback import FeedbackStore, Rating
-from rag.models import QWEN_CODER_1_5B
-from rag.store import load_index
+from rag.generate.models import QWEN_CODER_1_5B
+from rag.index.store import load_index
 from tests.browser.support import ask, browser_page, running, static_site
 from tests.fakes import (
     PRISON_QUESTION,
@@ -104,7 +104,7 @@ def test_a_pdf_added_through_the_page_is_indexed_with_progress_picked_and_cited(
     embedder = SlowEmbedder()
     app, _settings = application(tmp_path / "idx", embedder)
     # One passage per embedding call, each taking a while, so that the page has progress to show.
-    monkeypatch.setattr("rag.store.EMBED_STEP", 1)
+    monkeypatch.setattr("rag.index.store.EMBED_STEP", 1)
     embedder.delay = 0.25
     with running(app) as url:
         page.goto(url)

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from app import build
-from rag.abstain import AbstainModel
+from rag.answer.abstain import AbstainModel
 from rag.settings import Settings
 from tests.fakes import REPORT_PATH, write
 

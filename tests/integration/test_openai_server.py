@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from app import build
-from rag.generate import LlamaCppGenerator
-from rag.generate_openai import PROBE, OpenAIScoringGenerator
-from rag.relevance import answers_messages, judge
+from rag.generate.llama_cpp import LlamaCppGenerator
+from rag.generate.openai_server import PROBE, OpenAIScoringGenerator
+from rag.answer.relevance import answers_messages, judge
 from rag.settings import Backend, Settings
-from rag.store import load_index
+from rag.index.store import load_index
 
 pytestmark = pytest.mark.integration
 RAG = str(Path(sys.executable).parent / "rag")

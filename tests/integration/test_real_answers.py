@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from app import build
-from rag.abstain import AbstainModel
+from rag.answer.abstain import AbstainModel
 from rag.serialize import answer_json
 from rag.settings import Settings
 from rag.types import Answer, Sources

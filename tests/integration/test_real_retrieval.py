@@ -8,10 +8,10 @@ from embeddings.encoder import load_embedder
 from embeddings.errors import ModelLoadError
 from eval.dataset import load_dataset
 from eval.retrieval import items_with_evidence, score_passages
-from rag.conversation import retrieval_query
-from rag.retrieve import Retriever
+from rag.answer.conversation import retrieval_query
+from rag.index.retrieve import Retriever
 from rag.settings import Fusion, RetrievalMode, Settings
-from rag.store import ChunkingConfig, build_index
+from rag.index.store import ChunkingConfig, build_index
 from tests.fakes import REPORT_PATH
 
 pytestmark = pytest.mark.integration

@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.encoder import Embedder
-from embeddings.index import DenseIndex
-from rag import swap
-from rag.chunk import chunk_documents
-from rag.ingest import IngestLimits, Skipped, load_documents
-from rag.lexical import LexicalIndex
-from rag.manifest import (
+from rag.index.dense import DenseIndex
+from rag.index import swap
+from rag.ingest.chunk import chunk_documents
+from rag.ingest.files import IngestLimits, Skipped, load_documents
+from rag.index.bm25 import LexicalIndex
+from rag.index.manifest import (
     FORMAT,
     ChunkingConfig,
     Manifest,
@@ -43,7 +43,7 @@ from rag.manifest import (
     tree_hashes,
     versions,
 )
-from rag.swap import remove_leftovers
+from rag.index.swap import remove_leftovers
 from rag.types import Chunk, Document
 
 __all__ = ["ChunkingConfig", "recorded_inputs", "remove_leftovers", "stale_reason"]  # re-exported for callers

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from rag.context import MIN_WORDS, ContextItem, Vocabulary, word_overlap
-from rag.fields import HeaderLine
-from rag.sentences import paragraphs, sentences
+from rag.answer.context import MIN_WORDS, ContextItem, Vocabulary, word_overlap
+from rag.ingest.fields import HeaderLine
+from rag.ingest.sentences import paragraphs, sentences
 from rag.text import content_words
 from rag.types import Chunk, Document
 
@@ -20,7 +20,7 @@ MAX_SENTENCES = 5
 MIN_SENTENCES = 2
 # A sentence sharing this much of its wording with one already chosen adds nothing new.
 REDUNDANT_OVERLAP = 0.6
-# A topic sentence must match the question at least this well (relevance score, see rag.context).
+# A topic sentence must match the question at least this well (relevance score, see rag.answer.context).
 TOPIC_FLOOR = 0.35
 # A report summed up in fewer sentences than this also gets its paragraphs' second sentences.
 MIN_FULL = 4

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.index import allowed_rows, top_k
+from rag.index.dense import allowed_rows, top_k
 from rag.text import fold_initialisms, stemmer
 
 

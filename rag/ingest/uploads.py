@@ -82,7 +82,7 @@ def safe_name(name: str) -> str:
     >>> safe_name("a\\x00b.txt")
     Traceback (most recent call last):
     ...
-    rag.uploads.UploadRefused: the file name has control characters; rename the file and add it again
+    rag.ingest.uploads.UploadRefused: the file name has control characters; rename the file and add it again
     """
     base = re.split(r"[\\/]", name or "")[-1].strip()
     if any(unicodedata.category(ch).startswith("C") for ch in base):

@@ -55,7 +55,7 @@ class Signals:
     p_second: float  # the same for the second-ranked sentence (0 when there is none)
     dense: float  # the first quoted sentence's dense similarity to the question
     overlap: float  # share of the question's distinctive words in it
-    score: float  # its relevance score (rag.context)
+    score: float  # its relevance score (rag.answer.context)
     type_match: bool  # a "how many" or "when" question's sentence states an amount or a date
     yes_no: bool  # the question asks yes or no
 

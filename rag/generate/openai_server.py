@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from embeddings.errors import ModelLoadError
-from rag.generate import GenerationOptions, Message
+from rag.generate.protocol import GenerationOptions, Message
 from rag.text import squash
 
 if TYPE_CHECKING:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from embeddings.encoder import Embedder
-from rag.fields import HeaderLine
-from rag.sentences import sentences
+from rag.ingest.fields import HeaderLine
+from rag.ingest.sentences import sentences
 from rag.text import content_words
 from rag.types import Chunk, Document, Hit
 

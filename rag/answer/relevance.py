@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rag.generate import GenerationOptions, Generator, Message, NextTokenScorer
+from rag.generate.protocol import GenerationOptions, Generator, Message, NextTokenScorer
 from rag.text import one_line
 
 YES_OR_NO = 'root ::= "Yes" | "No"\n'

@@ -6,7 +6,7 @@ import bisect
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from rag.sentences import Span, paragraphs, sentences
+from rag.ingest.sentences import Span, paragraphs, sentences
 from rag.types import Chunk, Document
 
 # A one-line paragraph this short, without final punctuation, is a heading:

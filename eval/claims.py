@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.sentences import sentences
+from rag.ingest.sentences import sentences
 from rag.text import (
     MARKER,
     strip_markers,

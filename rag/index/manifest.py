@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.ingest import READER_CHANGES, READER_VERSION, discover
+from rag.ingest.files import READER_CHANGES, READER_VERSION, discover
 
 FORMAT = 1
 
@@ -45,7 +45,7 @@ class Manifest:
     versions: Mapping[str, str] = field(default_factory=dict)
     created: str = ""
     format: int = FORMAT
-    # The document reader that made the build's text (rag.ingest.READER_VERSION); 1 before it was recorded.
+    # The document reader that made the build's text (rag.ingest.files.READER_VERSION); 1 before it was recorded.
     reader: int = READER_VERSION
 
     def to_json(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ Metadata comes from, in rising priority: the file itself (a "Key Value" header
 such as "Publisher United States Department of State", an HTML <title> and
 <meta> tags, PDF info), then a JSON sidecar `NAME.meta.json` beside the file.
 
-A PDF's text is rebuilt as prose (`rag.pdf.pdf_prose`): page furniture dropped, wrapped lines joined
+A PDF's text is rebuilt as prose (`rag.ingest.pdf.pdf_prose`): page furniture dropped, wrapped lines joined
 into paragraphs, and the offset where each page begins kept in `Document.pages`.
 """
 
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.fields import HEADER_CHARS, header_fields
-from rag.pdf import page_text, pdf_prose
-from rag.sentences import Span, sentences
+from rag.ingest.fields import HEADER_CHARS, header_fields
+from rag.ingest.pdf import page_text, pdf_prose
+from rag.ingest.sentences import Span, sentences
 from rag.types import Document
 
 log = logging.getLogger(__name__)
@@ -240,7 +240,7 @@ def _trimmed(text: str, start: int, end: int) -> list[Span]:
 
 
 def header_metadata(text: str) -> dict[str, str]:
-    """Title, publisher, author, date, country and tier from a report's header lines (`rag.fields`)."""
+    """Title, publisher, author, date, country and tier from a report's header lines (`rag.ingest.fields`)."""
     fields = header_fields(text, content_spans(text[:HEADER_CHARS]))
     # A single line is a text, not a title heading a text.
     return {f.name: f.value for f in fields if f.name != "title" or f.end < len(text.rstrip())}

@@ -11,7 +11,7 @@ import numpy as np
 
 from embeddings.encoder import Embedder
 from rag.settings import Fusion, RetrievalMode
-from rag.store import CorpusIndex
+from rag.index.store import CorpusIndex
 from rag.types import Hit
 
 # Metadata field -> one value, or several any of which a report may have.

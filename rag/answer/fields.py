@@ -14,9 +14,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from rag.aliases import Aliases, names_in
-from rag.fields import HeaderLine, normal_tier
-from rag.intent import REPORT_WORDS
+from rag.ingest.aliases import Aliases, names_in
+from rag.ingest.fields import HeaderLine, normal_tier
+from rag.answer.intent import REPORT_WORDS
 from rag.text import content_words, numbers
 from rag.types import Document
 
@@ -90,7 +90,7 @@ def asks_only_fields(
 def field_text(answer: FieldAnswer) -> str:
     """The answer's text: each value with the reports that have it and their markers.
 
-    >>> from rag.fields import Field
+    >>> from rag.ingest.fields import Field
     >>> from rag.types import Chunk
     >>> line = HeaderLine(Chunk("c", "d", "t", 0, 1, 1), 0, 1, (Field("tier", "Tier 3", 0, 1),))
     >>> field_text(FieldAnswer("tier", (line, line), ("North Korea", "Burma")))

@@ -2,14 +2,14 @@
 
 1. retrieve passages for the question (a follow-up with the previous user turn prepended);
 2. a question asking for a header field (tier, publisher, author, date) is answered from the header
-   lines of the reports it names (rag.field_answer);
-3. rank the sentences and header lines of the passages (rag.context) and stream those passages
+   lines of the reports it names (rag.answer.fields);
+3. rank the sentences and header lines of the passages (rag.answer.context) and stream those passages
    at once, before anything is decided: the reader sees the sources within a second;
-4. an overview quotes several sentences (rag.overview); any other question quotes the best-ranked
+4. an overview quotes several sentences (rag.answer.overview); any other question quotes the best-ranked
    sentence, and the next one too when it also answers a list or a why;
 5. the model judges whether the quoted sentence answers the question and, for a yes/no question,
-   whether it says yes or no (rag.relevance): it reads the report's words, it never writes them;
-6. the calibrated abstention model (rag.abstain) turns the signals into the probability that the
+   whether it says yes or no (rag.answer.relevance): it reads the report's words, it never writes them;
+6. the calibrated abstention model (rag.answer.abstain) turns the signals into the probability that the
    answer is wrong: above its threshold the answer abstains, below its stricter one it is Supported.
 The answer's text is the report's own sentences, quoted exactly, led by Yes or No where both the
 model and the sentence's negation agree, or by the header fields asked for.
@@ -22,17 +22,17 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from rag.abstain import AbstainModel, Signals, answer_type_matches, missing_specifics
-from rag.aliases import Aliases, read_aliases
-from rag.context import ContextItem, Vocabulary, same_word, select_context
-from rag.conversation import last_user_turn, retrieval_query
-from rag.field_answer import FieldAnswer, answer_fields, asks_only_fields, field_text, named_reports
-from rag.fields import HeaderLine
-from rag.generate import Generator
-from rag.intent import Intent, Kind, read_intent, reasons_query
-from rag.overview import MIN_SENTENCES, overview_document, report_overview, topic_overview
-from rag.relevance import answers_messages, judge, polarity_messages
-from rag.retrieve import Filters, Retriever
+from rag.answer.abstain import AbstainModel, Signals, answer_type_matches, missing_specifics
+from rag.ingest.aliases import Aliases, read_aliases
+from rag.answer.context import ContextItem, Vocabulary, same_word, select_context
+from rag.answer.conversation import last_user_turn, retrieval_query
+from rag.answer.fields import FieldAnswer, answer_fields, asks_only_fields, field_text, named_reports
+from rag.ingest.fields import HeaderLine
+from rag.generate.protocol import Generator
+from rag.answer.intent import Intent, Kind, read_intent, reasons_query
+from rag.answer.overview import MIN_SENTENCES, overview_document, report_overview, topic_overview
+from rag.answer.relevance import answers_messages, judge, polarity_messages
+from rag.index.retrieve import Filters, Retriever
 from rag.schema import Turn, check_question
 from rag.settings import AnswerSettings
 from rag.text import content_words, negated
