@@ -14,19 +14,15 @@ from typing import Any
 
 from embeddings.encoder import Embedder, load_embedder
 from rag.answer.abstain import AbstainModel
-from rag.ingest.aliases import read_aliases
-from rag.answer.pipeline import Pipeline
 from rag.answer.context import idf_table
-from rag.ingest.fields import HEADER_CHARS, header_lines
+from rag.answer.pipeline import Pipeline
 from rag.generate.hf_transformers import TransformersGenerator
 from rag.generate.llama_cpp import LlamaCppGenerator
-from rag.generate.protocol import Generator
-from rag.generate.openai_server import ServerConfig, connect
-from rag.ingest.files import IngestLimits
-from rag.index.manifest import sha256
 from rag.generate.models import QWEN_CODER_1_5B, assemble
+from rag.generate.openai_server import ServerConfig, connect
+from rag.generate.protocol import Generator
+from rag.index.manifest import sha256
 from rag.index.retrieve import Retriever
-from rag.settings import Backend, Settings
 from rag.index.store import (
     BuildReport,
     ChunkingConfig,
@@ -39,6 +35,10 @@ from rag.index.store import (
     recorded_inputs,
     stale_reason,
 )
+from rag.ingest.aliases import read_aliases
+from rag.ingest.fields import HEADER_CHARS, header_lines
+from rag.ingest.files import IngestLimits
+from rag.settings import Backend, Settings
 from rag.types import Chunk
 
 Say = Callable[[str], None]
@@ -115,7 +115,7 @@ def _build(
         inputs,
         embedder,
         chunking(settings),
-        exact_max=settings.exact_search_max_chunks,
+        exact_max=settings.retrieval.exact_search_max_chunks,
         previous=previous,
         on_progress=say,
         limits=ingest_limits(settings),
@@ -171,14 +171,14 @@ def make_generator(settings: Settings, say: Say = print) -> Generator:
 
 
 def server_config(settings: Settings) -> ServerConfig:
-    key = settings.openai_api_key
+    key = settings.openai.api_key
     return ServerConfig(
-        base_url=settings.openai_base_url,
-        model=settings.openai_model,
+        base_url=settings.openai.base_url,
+        model=settings.openai.model,
         api_key=key.get_secret_value() if key else None,
-        timeout_s=settings.openai_timeout,
-        max_retries=settings.openai_max_retries,
-        send_grammar=settings.openai_grammar,
+        timeout_s=settings.openai.timeout,
+        max_retries=settings.openai.max_retries,
+        send_grammar=settings.openai.grammar,
     )
 
 
@@ -228,7 +228,7 @@ def model_identity(settings: Settings) -> Callable[[], dict[str, str]]:
     group = settings.generator
     base = {"generator_backend": group.backend.value}
     if group.backend is Backend.OPENAI:
-        return lambda: base | {"generator": settings.openai_model or settings.openai_base_url}
+        return lambda: base | {"generator": settings.openai.model or settings.openai.base_url}
     if not group.model:
         return lambda: base | {"generator": QWEN_CODER_1_5B.filename, "generator_sha256": QWEN_CODER_1_5B.sha256}
     path = Path(group.model).expanduser()

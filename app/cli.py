@@ -149,12 +149,12 @@ def _cmd_search(args: argparse.Namespace) -> int:
     filters = _parse_filters(args.filter)
     settings = settings_from(args, retrieval_mode=args.mode)
     try:
-        query = check_question(query, settings.max_question_chars)  # the same cleaning and limit as questions
+        query = check_question(query, settings.answer.max_question_chars)  # the same cleaning and limit as questions
     except QuestionError as err:
         hint = " (RAG_MAX_QUESTION_CHARS)" if "limit" in str(err) else ""
         raise UsageError(str(err).replace("question", "query") + hint) from err
     retriever = build.make_retriever(settings, say=say)
-    hits = retriever.search(query, args.k or settings.top_k, filters or None)
+    hits = retriever.search(query, args.k or settings.answer.top_k, filters or None)
     if args.json:
         print(json.dumps({"query": query, "hits": [hit_json(h) for h in hits]}, ensure_ascii=False))
     else:
@@ -243,10 +243,10 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     try:
-        question = check_question(_valid_text(args.question, "the question"), settings.max_question_chars)
+        question = check_question(_valid_text(args.question, "the question"), settings.answer.max_question_chars)
     except QuestionError as err:
         raise UsageError(f"{err} (RAG_MAX_QUESTION_CHARS)" if "limit" in str(err) else str(err)) from err
-    history = _read_history(args.history, settings.max_question_chars)
+    history = _read_history(args.history, settings.answer.max_question_chars)
     filters = _parse_filters(args.filter)
     pipeline = build.build(settings, say=say).pipeline
     answer = None

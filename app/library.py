@@ -26,11 +26,11 @@ from typing import Any
 
 from app.build import index_documents
 from embeddings.encoder import Embedder
-from rag.ingest.files import IngestError, discover, load_document
-from rag.settings import Settings
 from rag.index.store import CorpusIndex
-from rag.types import Document
+from rag.ingest.files import IngestError, discover, load_document
 from rag.ingest.uploads import Job, JobStatus, UploadRefused, check_metadata, check_upload, near_duplicate
+from rag.settings import Settings
+from rag.types import Document
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class ReportLibrary:
 
     def add(self, filename: str, data: bytes, metadata: str | bytes | None = None) -> Job:
         """Check and read an uploaded report, keep it, and queue it for indexing; UploadRefused if not accepted."""
-        name = check_upload(filename, data, self.settings.max_upload_bytes)
+        name = check_upload(filename, data, self.settings.server.max_upload_bytes)
         meta = check_metadata(metadata)
         sha = hashlib.sha256(data).hexdigest()
         indexed = list(self._current().documents.values())
@@ -161,7 +161,7 @@ class ReportLibrary:
             if meta:
                 _write_sidecar(path, meta)
             try:
-                return load_document(path, self.settings.max_upload_bytes)
+                return load_document(path, self.settings.server.max_upload_bytes)
             except IngestError as err:
                 raise UploadRefused(f"{name} could not be read: {err}") from err
 

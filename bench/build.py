@@ -27,8 +27,8 @@ import numpy as np
 from app.build import chunking, make_embedder
 from bench.corpus import REPORT, report_sentences, write_reports
 from bench.stats import machine, peak_rss_mb
-from rag.settings import Settings
 from rag.index.store import build_index, load_index
+from rag.settings import Settings
 
 
 class HashingEmbedder:
@@ -58,7 +58,7 @@ def one_build(inputs: list[Path], index_dir: Path, embedder_kind: str, increment
         inputs,
         embedder,
         chunking(settings),
-        exact_max=settings.exact_search_max_chunks,
+        exact_max=settings.retrieval.exact_search_max_chunks,
         previous=previous,
     )
     chunks = len(report.index.chunks)

@@ -36,10 +36,10 @@ from eval.selective import aurc
 from rag.answer.abstain import FEATURES, answer_type_matches
 from rag.answer.context import select_context
 from rag.answer.conversation import last_user_turn, retrieval_query
-from rag.generate.protocol import Generator
 from rag.answer.intent import Kind, asked_fields, read_intent, reasons_query
 from rag.answer.relevance import answers_messages, judge, prompt_messages
-from rag.settings import DEFAULT_CORPUS, Settings
+from rag.generate.protocol import Generator
+from rag.settings import DEFAULT_CORPUS, AnswerSettings, Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "eval" / "data"
@@ -79,7 +79,7 @@ def sentence_questions(sets: Sequence[str], split: str, model: Generator, index_
     """(set name, pipeline, question, its intent, ranked candidates) for the questions the sentence path answers."""
     for name in sets:
         corpus = (DEFAULT_CORPUS, *CORPORA.get(name, ()))
-        settings = Settings(index_dir=index_root / name, corpus=corpus, abstain_threshold=1.0)
+        settings = Settings(index_dir=index_root / name, corpus=corpus, answer=AnswerSettings(abstain_threshold=1.0))
         pipeline = build(settings, say=lambda _m: None, generator=model).pipeline
         for item in load_dataset(DATA / f"{name}.jsonl"):
             if item.split != split or item.answerable is None:

@@ -99,11 +99,11 @@ def serve_fake(port: int, seconds: float) -> None:
     import uvicorn
 
     from app.build import build
-    from rag.settings import Settings
+    from rag.settings import ServerSettings, Settings
 
-    settings = Settings(port=port)
+    settings = Settings(server=ServerSettings(port=port))
     application = build(settings, say=lambda m: print(m, file=sys.stderr), generator=QuotingGenerator(seconds))
-    uvicorn.run(application.web(), host=settings.host, port=port, log_level="warning")
+    uvicorn.run(application.web(), host=settings.server.host, port=port, log_level="warning")
 
 
 # ---- the run -----------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 
 from rag.ingest.files import load_document
+from rag.ingest.uploads import NEAR_DUPLICATE, indexed_text, overlap, shingles
 from rag.settings import DEFAULT_CORPUS
 from rag.types import Document
-from rag.ingest.uploads import NEAR_DUPLICATE, indexed_text, overlap, shingles
 from tests.pdfs import report_pdf
 
 REPORTS = Path(__file__).resolve().parents[1] / "eval" / "data" / "reports"

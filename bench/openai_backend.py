@@ -25,8 +25,8 @@ from pathlib import Path
 
 from app import build
 from rag.answer.pipeline import Pipeline
-from rag.generate.protocol import Generator
 from rag.generate.openai_server import ServerConfig, connect
+from rag.generate.protocol import Generator
 from rag.schema import Turn
 from rag.settings import Backend, Settings
 
@@ -71,12 +71,12 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = Settings(**({"index_dir": args.index_dir} if args.index_dir else {}))
-    threads = settings.generator_threads or os.cpu_count() or 2
-    settings = settings.model_copy(update={"generator_threads": threads, "generator_backend": Backend.LLAMA_CPP})
+    threads = settings.generator.threads or os.cpu_count() or 2
+    settings = settings.replaced(generator_threads=threads, generator_backend=Backend.LLAMA_CPP)
     model = build.generator_path(settings)
     base = build.build(settings, say=lambda _m: None).pipeline
     log = Path(os.environ.get("TMPDIR", "/tmp")) / "report-rag-llama-server.log"
-    process, url = start_server(model, threads, settings.context_tokens, log)
+    process, url = start_server(model, threads, settings.generator.context_tokens, log)
     try:
         remote = pipeline_with(base, connect(ServerConfig(base_url=url)))
         items = [json.loads(line) for line in DEV.read_text().splitlines() if line.strip()][: args.limit]

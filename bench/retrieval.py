@@ -24,13 +24,13 @@ import numpy as np
 from app.build import make_embedder
 from bench.corpus import COUNTRIES, memory_corpus, report_sentences, synthetic_vectors
 from bench.stats import machine, peak_rss_mb, summarize
-from rag.index.dense import DenseIndex, top_k
 from eval.dataset import load_dataset
 from rag.index.bm25 import LexicalIndex
+from rag.index.dense import DenseIndex, top_k
 from rag.index.manifest import ChunkingConfig, Manifest
 from rag.index.retrieve import Retriever
-from rag.settings import RetrievalMode, Settings
 from rag.index.store import CorpusIndex
+from rag.settings import RetrievalMode, Settings
 
 DATASETS = (Path("eval/data/dev.jsonl"), Path("eval/data/report_qa.jsonl"))
 K = 10  # what the answer pipeline asks for
@@ -88,7 +88,7 @@ def run_size(n: int, settings: Settings, embedder, pool, sentence_vectors, queri
         vector_source = "synthesized"
     prepare_s = time.perf_counter() - t
     t = time.perf_counter()
-    dense = DenseIndex.build(vectors, settings.exact_search_max_chunks)
+    dense = DenseIndex.build(vectors, settings.retrieval.exact_search_max_chunks)
     dense_build_s = time.perf_counter() - t
     t = time.perf_counter()
     lexical = LexicalIndex.build(texts)

@@ -15,7 +15,7 @@ from eval.metrics import JudgeFn, with_unlabelled
 from eval.report import fmt, write_report
 from eval.run import read_predictions, run_questions, score_run, write_predictions
 from eval.summary import markdown_table
-from rag.settings import Settings
+from rag.settings import Settings, flat_names
 
 Say = Callable[[str], None]
 
@@ -153,7 +153,7 @@ def parse_config(text: str) -> dict[str, str]:
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"a configuration is KEY=VALUE[,KEY=VALUE]; got {text!r}")
-        if key.strip() not in Settings.model_fields:
+        if key.strip() not in flat_names():
             raise ValueError(f"unknown setting {key.strip()!r} in {text!r}")
         out[key.strip()] = value.strip()
     return out
@@ -197,7 +197,7 @@ def judge_quality(settings: Settings, pairs_path: Path, say: Say) -> str:
     pairs = load_pairs(pairs_path)
     generator = build.make_generator(settings, say)
     if not isinstance(generator, YesNoModel):
-        raise ValueError(f"the {settings.generator_backend} backend cannot serve as a yes/no judge")
+        raise ValueError(f"the {settings.generator.backend} backend cannot serve as a yes/no judge")
     model = ModelJudge(generator)
     probabilities = {p.id: model.probability(p.claim, p.passage) for p in pairs}
 

@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from eval.claims import split_claims
 from eval.dataset import EvalItem
 from eval.retrieval import KS, holds, score_passages
 from eval.selective import aurc
 from eval.summary import percentile
-from eval.claims import split_claims
 from rag.text import squash, strip_markers
 
 # judge(claim, passage) -> True when the passage supports the claim

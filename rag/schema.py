@@ -47,9 +47,9 @@ def _control_characters(text: str) -> bool:
 
 def _max_chars(info: ValidationInfo) -> int:
     """The configured question limit, or the settings' default when validating without one."""
-    from rag.settings import Settings
+    from rag.settings import AnswerSettings
 
-    default = Settings.model_fields["max_question_chars"].default
+    default = AnswerSettings.model_fields["max_question_chars"].default
     return int((info.context or {}).get("max_chars", default))
 
 

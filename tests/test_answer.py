@@ -5,9 +5,9 @@ import pytest
 from rag.answer.abstain import FEATURES, AbstainModel
 from rag.answer.pipeline import ABSTAIN_TEXT, QUOTE_INTRO, Pipeline
 from rag.answer.relevance import ANSWERS_ASK, POLARITY_ASK
+from rag.index.store import ChunkingConfig, build_index
 from rag.schema import QuestionError
 from rag.serialize import answer_json
-from rag.index.store import ChunkingConfig, build_index
 from rag.types import AbstainReason, Answer, Sources
 from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, ScriptedGenerator, pipeline_over
 

@@ -110,7 +110,7 @@ def test_cross_origin_calls_follow_the_allow_list(service):
 
 def test_settings_read_the_allow_list_from_the_environment(monkeypatch):
     monkeypatch.setenv("RAG_ALLOWED_ORIGINS", "https://a.example, https://b.example/")
-    assert Settings().allowed_origins == ("https://a.example", "https://b.example")
+    assert Settings().server.allowed_origins == ("https://a.example", "https://b.example")
 
 
 def test_embed_scripts_are_served(client):
@@ -374,7 +374,7 @@ def test_server_binds_to_localhost_unless_told(monkeypatch, tmp_path):
 
     from app import build, cli
 
-    assert Settings().host == "127.0.0.1"
+    assert Settings().server.host == "127.0.0.1"
     pipeline = fake_pipeline(tmp_path)
     monkeypatch.setattr(build, "build", lambda settings, say: build.Application(settings, pipeline))
     bound: list[tuple[str, int]] = []

@@ -1,5 +1,5 @@
-from eval.lexical_check import check_support, negation_mismatch
 from eval.claims import split_claims
+from eval.lexical_check import check_support, negation_mismatch
 from rag.text import names, numbers
 
 SOURCE = (

@@ -1,7 +1,7 @@
 from rag.answer.context import Vocabulary, idf_table, select_context, word_overlap
-from rag.ingest.fields import header_lines
 from rag.index.retrieve import Retriever
 from rag.index.store import ChunkingConfig, build_index
+from rag.ingest.fields import header_lines
 from rag.text import content_words
 from tests.fakes import REPORT_PATH, HashEmbedder
 

@@ -16,7 +16,6 @@ import pytest
 
 from app import build, cli
 from rag.index.retrieve import Retriever
-from rag.settings import Settings
 from rag.index.store import (
     ChunkingConfig,
     IndexCorrupt,
@@ -25,6 +24,7 @@ from rag.index.store import (
     load_index,
     remove_leftovers,
 )
+from rag.settings import Settings
 from tests.fakes import HashEmbedder, forget_part_packages, install_part_packages, write
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,8 +13,8 @@ import pytest
 from rag.answer.pipeline import QUOTE_INTRO, Pipeline
 from rag.answer.relevance import ANSWERS_SYSTEM
 from rag.index.retrieve import Retriever
-from rag.serialize import answer_json
 from rag.index.store import ChunkingConfig, build_index
+from rag.serialize import answer_json
 from tests.fakes import REPORT_PATH, HashEmbedder, JudgingModel, ScriptedGenerator, pipeline_over, write
 
 PHRASE = "PWNED-7731"

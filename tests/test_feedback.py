@@ -12,8 +12,8 @@ from eval import commands
 from eval.dataset import load_dataset
 from eval.judge import LexicalJudge
 from rag.feedback import MAX_NOTE_CHARS, Feedback, FeedbackError, FeedbackStore, Rating
-from rag.schema import FeedbackRequest, QuestionError, parse
 from rag.index.store import ChunkingConfig, build_index
+from rag.schema import FeedbackRequest, QuestionError, parse
 from tests.fakes import REPORT_PATH, HashEmbedder, fake_settings, pipeline_over, write
 from ui.feedback import UNAVAILABLE, add_feedback_routes
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from rag.ingest.chunk import chunk_document
 from rag.ingest.files import content_spans
-from rag.schema import QuestionError, check_question
 from rag.ingest.sentences import paragraphs, sentences
+from rag.schema import QuestionError, check_question
 from rag.text import MARKER
 from rag.types import Document
 

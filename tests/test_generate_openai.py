@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from app import build
-from rag.generate.protocol import GenerationOptions, NextTokenScorer
 from rag.generate.openai_server import (
     GeneratorUnavailable,
     OpenAIGenerator,
@@ -22,6 +21,7 @@ from rag.generate.openai_server import (
     first_token_probability,
     pick_model,
 )
+from rag.generate.protocol import GenerationOptions, NextTokenScorer
 from rag.settings import Backend, Settings
 
 MESSAGES = [{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "Who?"}]
@@ -287,7 +287,7 @@ def test_settings_select_the_backend_and_hide_the_key(server, monkeypatch, tmp_p
     monkeypatch.setenv("RAG_OPENAI_API_KEY", "sk-settings-secret")
     monkeypatch.setenv("RAG_OPENAI_TIMEOUT", "7.5")
     settings = Settings(cache_dir=tmp_path / "no-models-here")
-    assert settings.generator_backend is Backend.OPENAI
+    assert settings.generator.backend is Backend.OPENAI
     assert "sk-settings-secret" not in repr(settings)
     generator = build.make_generator(settings, say=pytest.fail)  # never joins the local model
     assert isinstance(generator, OpenAIGenerator)

@@ -458,8 +458,8 @@ def test_pdf_prose_joins_only_lower_case_hyphenation_and_continuations():
 
 
 def test_pdf_citation_quotes_the_joined_sentence_and_names_its_page(tmp_path):
-    from rag.serialize import answer_json
     from rag.index.store import ChunkingConfig, build_index
+    from rag.serialize import answer_json
     from tests.fakes import HashEmbedder, JudgingModel, pipeline_over
 
     path = write(tmp_path / "corpus", "tip.pdf", paged_pdf(REPORT_PAGES))

@@ -1,8 +1,8 @@
 import pytest
 
 from rag.index.retrieve import Retriever, rrf
-from rag.settings import RetrievalMode
 from rag.index.store import ChunkingConfig, build_index
+from rag.settings import RetrievalMode
 from tests.fakes import write
 
 

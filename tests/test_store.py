@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from rag.index.retrieve import Retriever
-from rag.settings import RetrievalMode
 from rag.index.store import ChunkingConfig, IndexCorrupt, IndexMissing, build_index, load_index, stale_reason
+from rag.settings import RetrievalMode
 from tests.fakes import REPORT_PATH, HashEmbedder, write
 
 CHUNKING = ChunkingConfig(max_chars=400, overlap=1)

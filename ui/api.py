@@ -142,7 +142,7 @@ def add_routes(app: FastAPI, service: AnswerService, settings: Settings) -> None
     @app.post("/api/ask")
     async def ask(request: Request) -> JSONResponse:
         try:
-            req = parse_ask_body(await request.body(), settings.max_question_chars)
+            req = parse_ask_body(await request.body(), settings.answer.max_question_chars)
         except RequestError as err:
             return JSONResponse({"error": str(err)}, status_code=err.status)
         try:
@@ -156,10 +156,10 @@ def add_routes(app: FastAPI, service: AnswerService, settings: Settings) -> None
         # Retrieval only: it never waits for the generation queue.
         try:
             data = decode_body(await request.body())
-            req = validate_search(data, settings.max_question_chars)
+            req = validate_search(data, settings.answer.max_question_chars)
         except RequestError as err:
             return JSONResponse({"error": str(err)}, status_code=err.status)
-        hits = await run_in_threadpool(service.search, req.query, req.k or settings.top_k, req.filters)
+        hits = await run_in_threadpool(service.search, req.query, req.k or settings.answer.top_k, req.filters)
         return JSONResponse({"query": req.query, "hits": [hit_json(h) for h in hits]})
 
     @app.get("/healthz")
@@ -201,7 +201,7 @@ def add_routes(app: FastAPI, service: AnswerService, settings: Settings) -> None
     async def failure(_request: Request, err: Exception) -> JSONResponse:
         return JSONResponse({"error": f"internal error ({type(err).__name__}); see the server log"}, 500)
 
-    csp = frame_ancestors(settings.allowed_origins)
+    csp = frame_ancestors(settings.server.allowed_origins)
 
     @app.middleware("http")
     async def framing(request: Request, call_next: Any) -> Any:
@@ -209,11 +209,11 @@ def add_routes(app: FastAPI, service: AnswerService, settings: Settings) -> None
         response.headers["Content-Security-Policy"] = csp
         return response
 
-    if settings.rate_limit:
-        app.add_middleware(RateLimit, rate=settings.rate_limit)  # inside CORS, so a 429 is readable cross-origin
+    if settings.server.rate_limit:
+        app.add_middleware(RateLimit, rate=settings.server.rate_limit)  # inside CORS, so a 429 is readable cross-origin
     app.add_middleware(
         CORSMiddleware,
-        allow_origin_regex=origin_regex(settings.allowed_origins),
+        allow_origin_regex=origin_regex(settings.server.allowed_origins),
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["*"],
     )

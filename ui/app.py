@@ -100,7 +100,7 @@ def build_blocks(service: AnswerService, settings: Settings, contributions: Cont
 
     def respond(message: str, answers: list[Answer], report: list[str] | None) -> Iterator[tuple[Any, ...]]:
         try:
-            question = check_question(message or "", settings.max_question_chars)
+            question = check_question(message or "", settings.answer.max_question_chars)
         except QuestionError as err:
             gr.Warning(str(err).capitalize() + ".")
             yield gr.skip(), gr.skip(), gr.skip(), message, gr.skip(), gr.skip()
@@ -146,7 +146,7 @@ def build_blocks(service: AnswerService, settings: Settings, contributions: Cont
         """The answer JSON for a question (with the conversation so far and optional metadata filters)."""
         try:
             body = {"question": question, "history": history or [], "filters": filters}
-            req = validate_ask(body, settings.max_question_chars)
+            req = validate_ask(body, settings.answer.max_question_chars)
         except RequestError as err:
             raise gr.Error(str(err)) from err
         try:
@@ -159,9 +159,9 @@ def build_blocks(service: AnswerService, settings: Settings, contributions: Cont
         query = (query or "").strip()
         if not query:
             return '<p class="rr-empty">Type a question to see the passages that answer it.</p>'
-        if len(query) > settings.max_question_chars:
-            return f'<p class="rr-empty">The question is too long (limit {settings.max_question_chars} characters).</p>'
-        return passages_html(service.search(query, settings.top_k))
+        if len(query) > settings.answer.max_question_chars:
+            return f'<p class="rr-empty">The question is too long (limit {settings.answer.max_question_chars} characters).</p>'
+        return passages_html(service.search(query, settings.answer.top_k))
 
     def pick_example(evt: gr.SelectData) -> str:
         return str(evt.value["text"])
@@ -318,11 +318,11 @@ def create_app(service: AnswerService, settings: Settings, contributions: Contri
     add_routes(app, service, settings)
     add_report_routes(app, library, settings, lambda: service.documents)
     if feedback is not None:
-        add_feedback_routes(app, feedback, contributions.provenance, settings.max_question_chars)
+        add_feedback_routes(app, feedback, contributions.provenance, settings.answer.max_question_chars)
     # Gradio's upload route takes the chat's report files; without a library the chat takes no files.
     # A server where nobody may add reports (no library; or not on loopback and no admin token) keeps it small.
-    may_add = library is not None and (is_loopback(settings.host) or settings.admin_token is not None)
-    upload_limit = settings.max_upload_bytes if may_add else UPLOAD_LIMIT
+    may_add = library is not None and (is_loopback(settings.server.host) or settings.server.admin_token is not None)
+    upload_limit = settings.server.max_upload_bytes if may_add else UPLOAD_LIMIT
     return gr.mount_gradio_app(
         app,
         build_blocks(service, settings, contributions),

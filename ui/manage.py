@@ -16,9 +16,9 @@ from typing import Any
 
 import gradio as gr
 
+from rag.ingest.uploads import UPLOAD_TYPES, Job, JobStatus, UploadRefused
 from rag.settings import Settings
 from rag.types import Document
-from rag.ingest.uploads import UPLOAD_TYPES, Job, JobStatus, UploadRefused
 from ui.reports import Reports, admin_refusal, is_loopback
 
 POLL_S = 0.4
@@ -67,7 +67,7 @@ def build_report_panel(
     """The "Add a report" accordion, hidden until the page's load event shows it (not in the widget)."""
     with gr.Accordion("Add or remove a report", open=False, elem_id="rr-add", visible=False) as panel:
         upload = gr.File(
-            label=f"Report file ({', '.join(UPLOAD_TYPES)}; up to {settings.max_upload_bytes // 1_000_000} MB)",
+            label=f"Report file ({', '.join(UPLOAD_TYPES)}; up to {settings.server.max_upload_bytes // 1_000_000} MB)",
             file_types=list(UPLOAD_TYPES),
             file_count="single",
             type="filepath",
@@ -82,7 +82,7 @@ def build_report_panel(
             label="Admin token",
             type="password",
             max_lines=1,
-            visible=not is_loopback(settings.host),
+            visible=not is_loopback(settings.server.host),
             elem_id="rr-token",
         )
         add = gr.Button("Add report", variant="primary", elem_id="rr-add-report")
@@ -127,7 +127,7 @@ def build_report_panel(
         file = Path(path)
         try:
             with file.open("rb") as f:
-                data = f.read(settings.max_upload_bytes + 1)
+                data = f.read(settings.server.max_upload_bytes + 1)
             job = library.add(file.name, data, json.dumps(meta) if meta else None)
         except UploadRefused as err:
             yield status_html(str(err)[0].upper() + str(err)[1:] + ".", kind="error"), *skip

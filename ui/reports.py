@@ -17,9 +17,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from rag.ingest.uploads import Job, UploadRefused
 from rag.settings import Settings
 from rag.types import Document
-from rag.ingest.uploads import Job, UploadRefused
 
 # Room for the multipart framing and the metadata field around the file itself.
 _FORM_OVERHEAD = 64_000
@@ -57,18 +57,18 @@ def admin_refusal(settings: Settings, headers: Mapping[str, str], own_host: str 
     `headers` are the request's (lower-case names); `own_host` is the Host it was sent to, so that the
     chat page's own requests on a loopback server are told from a page elsewhere.
     """
-    token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    token = settings.server.admin_token.get_secret_value() if settings.server.admin_token else ""
     given = headers.get("authorization", "")
     if token and given.startswith("Bearer ") and hmac.compare_digest(given[7:].strip().encode(), token.encode()):
         return None
-    if is_loopback(settings.host):
+    if is_loopback(settings.server.host):
         origin = headers.get("origin", "")
         if origin and origin.split("://", 1)[-1].rstrip("/") != own_host:
             return f"reports can be added or removed only from this server's own pages, not from {origin}"
         return None
     if not token:
         return (
-            f"adding and removing reports is turned off on a server bound to {settings.host}: "
+            f"adding and removing reports is turned off on a server bound to {settings.server.host}: "
             "set RAG_ADMIN_TOKEN and send it as Authorization: Bearer <token>"
         )
     return "adding or removing reports here needs the header Authorization: Bearer <RAG_ADMIN_TOKEN>"
@@ -98,7 +98,7 @@ def add_report_routes(app: FastAPI, library: Reports | None, settings: Settings,
         if denied is not None:
             return denied
         assert library is not None
-        limit = settings.max_upload_bytes
+        limit = settings.server.max_upload_bytes
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit + _FORM_OVERHEAD:
             return JSONResponse({"error": f"the file is over the limit of {limit:,} bytes (RAG_MAX_UPLOAD_BYTES)"}, 413)

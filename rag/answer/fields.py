@@ -14,9 +14,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from rag.answer.intent import REPORT_WORDS
 from rag.ingest.aliases import Aliases, names_in
 from rag.ingest.fields import HeaderLine, normal_tier
-from rag.answer.intent import REPORT_WORDS
 from rag.text import content_words, numbers
 from rag.types import Document
 

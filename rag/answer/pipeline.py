@@ -23,16 +23,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rag.answer.abstain import AbstainModel, Signals, answer_type_matches, missing_specifics
-from rag.ingest.aliases import Aliases, read_aliases
 from rag.answer.context import ContextItem, Vocabulary, same_word, select_context
 from rag.answer.conversation import last_user_turn, retrieval_query
 from rag.answer.fields import FieldAnswer, answer_fields, asks_only_fields, field_text, named_reports
-from rag.ingest.fields import HeaderLine
-from rag.generate.protocol import Generator
 from rag.answer.intent import Intent, Kind, read_intent, reasons_query
 from rag.answer.overview import MIN_SENTENCES, overview_document, report_overview, topic_overview
 from rag.answer.relevance import answers_messages, judge, polarity_messages
+from rag.generate.protocol import Generator
 from rag.index.retrieve import Filters, Retriever
+from rag.ingest.aliases import Aliases, read_aliases
+from rag.ingest.fields import HeaderLine
 from rag.schema import Turn, check_question
 from rag.settings import AnswerSettings
 from rag.text import content_words, negated

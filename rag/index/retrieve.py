@@ -10,8 +10,8 @@ from functools import cached_property
 import numpy as np
 
 from embeddings.encoder import Embedder
-from rag.settings import Fusion, RetrievalMode
 from rag.index.store import CorpusIndex
+from rag.settings import Fusion, RetrievalMode
 from rag.types import Hit
 
 # Metadata field -> one value, or several any of which a report may have.

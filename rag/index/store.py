@@ -27,11 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.encoder import Embedder
-from rag.index.dense import DenseIndex
 from rag.index import swap
-from rag.ingest.chunk import chunk_documents
-from rag.ingest.files import IngestLimits, Skipped, load_documents
 from rag.index.bm25 import LexicalIndex
+from rag.index.dense import DenseIndex
 from rag.index.manifest import (
     FORMAT,
     ChunkingConfig,
@@ -44,6 +42,8 @@ from rag.index.manifest import (
     versions,
 )
 from rag.index.swap import remove_leftovers
+from rag.ingest.chunk import chunk_documents
+from rag.ingest.files import IngestLimits, Skipped, load_documents
 from rag.types import Chunk, Document
 
 __all__ = ["ChunkingConfig", "recorded_inputs", "remove_leftovers", "stale_reason"]  # re-exported for callers

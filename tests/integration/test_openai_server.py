@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from app import build
+from rag.answer.relevance import answers_messages, judge
 from rag.generate.llama_cpp import LlamaCppGenerator
 from rag.generate.openai_server import PROBE, OpenAIScoringGenerator
-from rag.answer.relevance import answers_messages, judge
-from rag.settings import Backend, Settings
 from rag.index.store import load_index
+from rag.settings import Backend, Settings
 
 pytestmark = pytest.mark.integration
 RAG = str(Path(sys.executable).parent / "rag")
@@ -89,7 +89,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
         **os.environ,
         "RAG_INDEX_DIR": str(settings.index_dir),
         "RAG_GENERATOR_BACKEND": "openai",
-        "RAG_OPENAI_BASE_URL": settings.openai_base_url,
+        "RAG_OPENAI_BASE_URL": settings.openai.base_url,
         **extra,
     }
 

@@ -10,8 +10,8 @@ from eval.dataset import load_dataset
 from eval.retrieval import items_with_evidence, score_passages
 from rag.answer.conversation import retrieval_query
 from rag.index.retrieve import Retriever
-from rag.settings import Fusion, RetrievalMode, Settings
 from rag.index.store import ChunkingConfig, build_index
+from rag.settings import Fusion, RetrievalMode, Settings
 from tests.fakes import REPORT_PATH
 
 pytestmark = pytest.mark.integration
