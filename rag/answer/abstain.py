@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.language import ASKS_AMOUNT, ASKS_DATE, STATES_AMOUNT, STATES_DATE
 from rag.text import numbers
 from rag.types import Hit
 
@@ -63,20 +63,6 @@ class Signals:
         return {name: round(float(getattr(self, name)), 4) for name in FEATURES}
 
 
-# What a question asks for by its first words, and what a sentence must hold to give it.
-_ASKS_AMOUNT = re.compile(r"\bhow (?:many|much|long|old|often)\b|\bwhat (?:number|percentage|share|amount)\b", re.I)
-_ASKS_DATE = re.compile(r"^\W*(?:and |so )?when\b|\bwhat (?:year|date|month|day)\b", re.I)
-_AMOUNT = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|"
-    r"millions?|half|third|quarter|majority|most|few|several|many|none|no)\b",
-    re.I,
-)
-_DATE = re.compile(
-    r"\b(?:1[89]|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October|"
-    r"November|December)\b",
-)
-
-
 def answer_type_matches(question: str, sentence: str) -> bool:
     """A question asking how many or when gets a sentence stating an amount or a date; others always match.
 
@@ -85,10 +71,10 @@ def answer_type_matches(question: str, sentence: str) -> bool:
     >>> answer_type_matches("when did the program start", "The program hired workers abroad.")
     False
     """
-    if _ASKS_AMOUNT.search(question):
-        return bool(_AMOUNT.search(sentence))
-    if _ASKS_DATE.search(question):
-        return bool(_DATE.search(sentence))
+    if ASKS_AMOUNT.search(question):
+        return bool(STATES_AMOUNT.search(sentence))
+    if ASKS_DATE.search(question):
+        return bool(STATES_DATE.search(sentence))
     return True
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from embeddings.encoder import Embedder
 from rag.ingest.fields import HeaderLine
 from rag.ingest.sentences import sentences
+from rag.language import FIELD_WORDS
 from rag.text import content_words
 from rag.types import Chunk, Document, Hit
 
@@ -34,15 +35,6 @@ TYPO_RATIO = 0.8
 MIN_TYPO_LEN = 4
 # A candidate sentence has at least this many words; shorter lines are headings.
 MIN_WORDS = 4
-# How a header line is described when matched against a question; its quote is the line itself.
-FIELD_WORDS = {
-    "title": "title of the report",
-    "publisher": "publisher: who published the report",
-    "author": "author: who wrote the report, the office",
-    "date": "publication date: when the report was published, the year",
-    "country": "country the report is about",
-    "tier": "tier placement, the tier ranking of the country",
-}
 
 
 @dataclass(frozen=True)

@@ -10,36 +10,20 @@ sanctions on NK because of tier 3") is left to the sentence answer.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rag.ingest.aliases import Aliases, names_in
 from rag.ingest.fields import HeaderLine, normal_tier
 from rag.answer.intent import REPORT_WORDS
+from rag.language import ASKING_WORDS_WRITTEN, ASKS_TIER, LABELS
 from rag.text import content_words, numbers
 from rag.types import Document
 
-LABELS = {
-    "title": "Title",
-    "publisher": "Publisher",
-    "author": "Author",
-    "date": "Publication date",
-    "country": "Country",
-    "tier": "Tier",
-}
-# Words that ask for a field, beyond the field's own name; they are not what the question is about.
-ASKING_WORDS = frozenset(
-    content_words(
-        "tier tiers rank ranking ranked place placed put given get got gets receive received assign assigned "
-        "publish published publisher publication author authored wrote written write writer office "
-        "when date dated year day come came out release released issue issued title called name country "
-        "countries cover covered covers here listed list which what who whose is on in of the full"
-    )
-)
+# Words that ask for a field, beyond the field's own name, stemmed; they are not what the question is about.
+ASKING_WORDS = frozenset(content_words(ASKING_WORDS_WRITTEN))
 # A leftover word this short is taken for a clipped word ("dept", "govt"), not for a topic.
 CLIPPED = 4
-_TIER_ASKED = re.compile(r"\btier[ \t]*(?P<level>[0-9]|i{1,3})\b(?P<watch>[ \t-]*watch[ \t-]*list)?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -145,7 +129,7 @@ def _leftover(
 
 def _with_tier_asked(question: str, found: list[tuple[Document, HeaderLine]]) -> list[tuple[Document, HeaderLine]]:
     """Of several reports, those on the tier the question names ("which countries are on Tier 3")."""
-    m = _TIER_ASKED.search(question)
+    m = ASKS_TIER.search(question)
     if not m:
         return []
     asked = normal_tier(m.group("level"), bool(m.group("watch")))

@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rag.generate.protocol import GenerationOptions, Generator, Message, NextTokenScorer
+from rag.language import NO, YES
 from rag.text import one_line
 
 YES_OR_NO = 'root ::= "Yes" | "No"\n'
-YES = ("Yes", " Yes", "yes")
-NO = ("No", " No", "no")
 
 ANSWERS_SYSTEM = (
     "You read one sentence from a report and a question. Decide whether someone could answer the question "

@@ -12,11 +12,17 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from rag.text import COMMON_CAPS, fold_initialisms, names
+from rag.language import (
+    ACRONYM,
+    ALIAS_SEPARATOR,
+    COMMON_CAPS,
+    DEFINITION,
+    LEADING_ARTICLE,
+    NAME_LINKS,
+    POSSESSIVES,
+)
+from rag.text import fold_initialisms, names
 from rag.types import Document
-
-_DEFINITION = re.compile(r"((?:[A-Z][\w'\u2019]*|of|the)(?:\s+(?:[A-Z][\w'\u2019]*|of|the))*)\s*\(([^()\n]{1,80})\)")
-_SMALL = frozenset({"of", "the", "and"})
 
 
 def _norm(name: str) -> str:
@@ -26,14 +32,14 @@ def _norm(name: str) -> str:
     'dprk'
     """
     words = fold_initialisms(name).lower().replace("\u2019", "'").split()
-    while words and words[0] == "the":
+    while words and words[0] == LEADING_ARTICLE:
         words = words[1:]
     return " ".join(words).strip(" ,.;:")
 
 
 def _initials(name: str) -> str:
     """'democratic people's republic of korea' -> 'dprk'; one-word names have none."""
-    words = [w for w in name.split() if w not in _SMALL]
+    words = [w for w in name.split() if w not in NAME_LINKS]
     return "".join(w[0] for w in words) if len(words) > 1 else ""
 
 
@@ -85,9 +91,9 @@ def read_aliases(documents: Iterable[Document]) -> Aliases:
     groups: list[set[str]] = []
     subjects: dict[str, frozenset[str]] = {}
     for doc in documents:
-        for m in _DEFINITION.finditer(doc.text[:200_000]):
+        for m in DEFINITION.finditer(doc.text[:200_000]):
             long_name = _norm(m.group(1))
-            inner = [_norm(p) for p in re.split(r"\s+or\s+|,|;", m.group(2))]
+            inner = [_norm(p) for p in ALIAS_SEPARATOR.split(m.group(2))]
             inner = [p for p in inner if p and len(p) <= 40 and not any(ch.isdigit() for ch in p)]
             # Only real definitions: the parenthesis holds initials of the name, or a proper name.
             if long_name and inner and any(_is_alias(long_name, p, m.group(2)) for p in inner):
@@ -132,7 +138,7 @@ def _is_alias(long_name: str, short: str, raw: str) -> bool:
     if short == letters or (len(short) > 1 and short.isalpha() and letters.startswith(short)):
         return True
     # "North Korea" inside "(D. P. R. K. or North Korea)": a capitalised name shares a word with the long one.
-    return bool(re.search(r"[A-Z]", raw)) and bool(set(short.split()) & set(long_name.split()) - _SMALL)
+    return bool(re.search(r"[A-Z]", raw)) and bool(set(short.split()) & set(long_name.split()) - NAME_LINKS)
 
 
 def _merge(groups: list[set[str]]) -> list[set[str]]:
@@ -149,8 +155,6 @@ def _merge(groups: list[set[str]]) -> list[set[str]]:
     return out
 
 
-_ACRONYM = re.compile(r"\b[A-Z]{2,}s?\b")
-
 
 def names_in(text: str, aliases: Aliases) -> set[str]:
     """Names in a text: capitalised runs, acronyms, and any name the index knows (or a form of it) in any case.
@@ -165,9 +169,12 @@ def names_in(text: str, aliases: Aliases) -> set[str]:
     found |= {w.lower() for w in re.findall(r"\b[A-Z][a-z]{2,}\b", text) if w.lower() in aliases.proper}
     found |= {
         m.group(0).lower().rstrip("s") if m.group(0).endswith("s") else m.group(0).lower()
-        for m in _ACRONYM.finditer(text)
+        for m in ACRONYM.finditer(text)
     }
-    words = re.findall(r"[\w']+", _norm(text).replace("'s ", " ").replace("\u2019s ", " "))
+    normal = _norm(text)
+    for ending in POSSESSIVES:
+        normal = normal.replace(ending, " ")
+    words = re.findall(r"[\w']+", normal)
     known = aliases.known()
     for k in range(1, 5):
         for i in range(len(words) - k + 1):

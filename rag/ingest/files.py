@@ -22,6 +22,7 @@ from typing import Any
 from rag.ingest.fields import HEADER_CHARS, header_fields
 from rag.ingest.pdf import page_text, pdf_prose
 from rag.ingest.sentences import Span, sentences
+from rag.language import FURNITURE, INSTRUCTION
 from rag.types import Document
 
 log = logging.getLogger(__name__)
@@ -36,24 +37,8 @@ READER_CHANGES = {
     4: "header fields: tier headings in capitals, a date or an office on a line of its own",
 }
 
-# Lines of web-archive furniture that are not part of a report.
-_FURNITURE = re.compile(
-    r"^[ \t]*(?:Last Updated:.*|Search Refworld|Cite as .*|Disclaimer.*|Print\s*|Share\s*)[ \t]*$",
-    re.MULTILINE,
-)
-# PDF layout: a line that ends a sentence; a word broken with a hyphen at a line's end; a list item.
 _META_KEYS = ("title", "publisher", "author", "date", "country")
 _SIDECAR_MAX_BYTES = 1_000_000
-# Sentences written to a language model rather than to a reader: orders to drop the prompt's
-# instructions, role labels, chat-template tokens. Official reports have no use for them.
-_INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:(?:of\s+)?(?:the|your|these|my)\s+)?"
-    r"(?:previous|prior|above|earlier|preceding|system|original)\s+(?:instructions|prompts?|directions|rules)\b"
-    r"|\b(?:developer|jailbreak|god)\s+mode\b|\bsystem\s+prompt\b"
-    r"|<\|[a-z_]+\|>|\[/?INST\]|<</?SYS>>"
-    r"|^[ \t]*(?:system|assistant)[ \t]*:",
-    re.IGNORECASE | re.MULTILINE,
-)
 
 
 class IngestError(ValueError):
@@ -191,7 +176,7 @@ def content_spans(text: str) -> list[Span]:
     """
     spans: list[Span] = []
     pos = 0
-    for m in _FURNITURE.finditer(text):
+    for m in FURNITURE.finditer(text):
         spans.append((pos, m.start()))
         pos = m.end()
     spans.append((pos, len(text)))
@@ -222,7 +207,7 @@ def without_instructions(text: str, spans: Sequence[Span]) -> tuple[list[Span], 
     for start, end in spans:
         pos = start
         for s, e in sentences(text, start, end):
-            if _INSTRUCTION.search(text[s:e]):
+            if INSTRUCTION.search(text[s:e]):
                 kept.extend(_trimmed(text, pos, s))
                 dropped.append((s, e))
                 pos = e
