@@ -25,9 +25,21 @@ def missing_specifics(question: str, hits: Sequence[Hit]) -> tuple[str, ...]:
     ('2008',)
     """
     found = set().union(*(numbers(h.chunk.text) for h in hits)) if hits else set()
-    # Single digits are too often words ("2 ppl", "tier 1 or 2?") to stand for a fact asked about.
-    return tuple(sorted(n for n in numbers(question) if len(n) > 1 and n not in found))
+    return tuple(sorted(n for n in numbers(question) if len(n) >= SPECIFIC_DIGITS and n not in found))
 
+
+# Single digits are too often words ("2 ppl", "tier 1 or 2?") to stand for a fact asked about: a number
+# the question asks about has at least this many digits.
+SPECIFIC_DIGITS = 2
+# Digits kept of each signal in the answer's JSON; chosen for reading, not measured.
+SIGNAL_DECIMALS = 4
+# The logit is clipped to ±LOGIT_LIMIT so that math.exp cannot overflow; past it the probability is 0 or 1
+# to within 2e-22.
+LOGIT_LIMIT = 50.0
+# The model used before one is fitted (no coefficients): p_wrong = 1 / (1 + e^10) ≈ 0.00005 for every answer,
+# below both even-odds thresholds, so it never abstains and vouches for every answer.
+UNFITTED_INTERCEPT = -10.0
+UNFITTED_THRESHOLD = 0.5
 
 FEATURES = (
     "p_answers",
@@ -60,7 +72,7 @@ class Signals:
     yes_no: bool  # the question asks yes or no
 
     def as_dict(self) -> dict[str, float]:
-        return {name: round(float(getattr(self, name)), 4) for name in FEATURES}
+        return {name: round(float(getattr(self, name)), SIGNAL_DECIMALS) for name in FEATURES}
 
 
 def answer_type_matches(question: str, sentence: str) -> bool:
@@ -87,18 +99,18 @@ class AbstainModel:
     """
 
     coef: tuple[float, ...] = (0.0,) * len(FEATURES)
-    intercept: float = -10.0
-    threshold: float = 0.5
+    intercept: float = UNFITTED_INTERCEPT
+    threshold: float = UNFITTED_THRESHOLD
     mean: tuple[float, ...] = (0.0,) * len(FEATURES)
     scale: tuple[float, ...] = (1.0,) * len(FEATURES)
-    support: float = 0.5
+    support: float = UNFITTED_THRESHOLD
 
     def wrong_probability(self, signals: Signals) -> float:
         values = signals.as_dict()
         z = self.intercept + sum(
             c * (values[name] - m) / s for c, name, m, s in zip(self.coef, FEATURES, self.mean, self.scale)
         )
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        return 1.0 / (1.0 + math.exp(-max(-LOGIT_LIMIT, min(LOGIT_LIMIT, z))))
 
     @classmethod
     def load(cls, path: Path) -> AbstainModel:

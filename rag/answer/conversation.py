@@ -7,7 +7,8 @@ from typing import Any
 
 from rag.language import REFERS_BACK
 
-# The earlier question only steers retrieval and the prompt: a long one is cut, not refused.
+# The earlier question only steers retrieval and the prompt: a long one is cut, not refused. As long as a
+# question may be by default (RAG_MAX_QUESTION_CHARS); chosen by hand.
 MAX_TURN_CHARS = 2000
 
 

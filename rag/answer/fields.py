@@ -22,8 +22,13 @@ from rag.types import Document
 
 # Words that ask for a field, beyond the field's own name, stemmed; they are not what the question is about.
 ASKING_WORDS = frozenset(content_words(ASKING_WORDS_WRITTEN))
-# A leftover word this short is taken for a clipped word ("dept", "govt"), not for a topic.
+# A leftover word this short is taken for a clipped word ("dept", "govt"), not for a topic. Chosen by hand.
 CLIPPED = 4
+# A number of this many digits in a question is a year, matched against the reports' dates.
+YEAR_DIGITS = 4
+# A question's word and a known word this long match when one starts with the other ("publ", "publish");
+# chosen by hand, the length below which a word is too short to stand for a longer one.
+PREFIX_MIN = 4
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ def answer_fields(
     if len(leftover) > 1 or any(len(w) > CLIPPED for w in leftover):
         return None  # the question asks about more than a header field
     targets = named or list(documents)
-    years = {n for n in numbers(question) if len(n) == 4}
+    years = {n for n in numbers(question) if len(n) == YEAR_DIGITS}
     if years:
         targets = [d for d in targets if numbers(d.date) & years]
     for field in fields:
@@ -123,7 +128,8 @@ def _leftover(
     return [
         w
         for w in words
-        if w not in known and not any(k.startswith(w) or w.startswith(k) for k in known if len(k) >= 4 and len(w) >= 4)
+        if w not in known
+        and not any(k.startswith(w) or w.startswith(k) for k in known if len(k) >= PREFIX_MIN and len(w) >= PREFIX_MIN)
     ]
 
 

@@ -12,7 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from rag.language import ASKS_FIELD, ASKS_LIST, ASKS_OVERVIEW, ASKS_WHY, ASKS_YES_NO, FIELD_MEANING, REPORT_WORDS_WRITTEN
+from rag.language import (
+    ASKS_FIELD,
+    ASKS_LIST,
+    ASKS_OVERVIEW,
+    ASKS_WHY,
+    ASKS_YES_NO,
+    FIELD_MEANING,
+    REPORT_WORDS_WRITTEN,
+)
 from rag.text import content_words
 
 

@@ -23,7 +23,9 @@ class LexicalIndex:
         import bm25s
 
         folded = [fold_initialisms(t) for t in texts]
-        return bm25s.tokenize(folded, stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False)
+        return bm25s.tokenize(
+            folded, stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False
+        )
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:

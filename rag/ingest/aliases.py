@@ -24,6 +24,16 @@ from rag.language import (
 from rag.text import fold_initialisms, names
 from rag.types import Document
 
+# Definitions and proper names are read from this many characters of each report: a report defines its
+# names early, and the scan stays cheap on a long file. Chosen by hand.
+SCAN_CHARS = 200_000
+# A form inside a definition's parenthesis longer than this is a phrase, not a name. Chosen by hand.
+MAX_ALIAS_CHARS = 40
+# A word and a derived one ("china", "chinese") share at least this many first letters. Chosen by hand.
+SHARED_STEM = 4
+# Names of up to this many words are looked up among the known ones. Chosen by hand.
+MAX_NAME_WORDS = 4
+
 
 def _norm(name: str) -> str:
     """Lower case, initialisms folded, "the" dropped, single spaces.
@@ -83,7 +93,7 @@ def _same_name(a: str, b: str) -> bool:
         return False
     x, y = aw[-1], bw[-1]
     common = next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
-    return common >= 4 and common >= min(len(x), len(y)) - 1
+    return common >= SHARED_STEM and common >= min(len(x), len(y)) - 1
 
 
 def read_aliases(documents: Iterable[Document]) -> Aliases:
@@ -91,10 +101,10 @@ def read_aliases(documents: Iterable[Document]) -> Aliases:
     groups: list[set[str]] = []
     subjects: dict[str, frozenset[str]] = {}
     for doc in documents:
-        for m in DEFINITION.finditer(doc.text[:200_000]):
+        for m in DEFINITION.finditer(doc.text[:SCAN_CHARS]):
             long_name = _norm(m.group(1))
             inner = [_norm(p) for p in ALIAS_SEPARATOR.split(m.group(2))]
-            inner = [p for p in inner if p and len(p) <= 40 and not any(ch.isdigit() for ch in p)]
+            inner = [p for p in inner if p and len(p) <= MAX_ALIAS_CHARS and not any(ch.isdigit() for ch in p)]
             # Only real definitions: the parenthesis holds initials of the name, or a proper name.
             if long_name and inner and any(_is_alias(long_name, p, m.group(2)) for p in inner):
                 group = {long_name, *inner}
@@ -127,7 +137,7 @@ def proper_words(documents: Iterable[Document]) -> frozenset[str]:
     capital: set[str] = set()
     lower: set[str] = set()
     for doc in documents:
-        text = doc.text[:200_000]
+        text = doc.text[:SCAN_CHARS]
         capital.update(m.group(1).lower() for m in _MID_CAPITAL.finditer(text))
         lower.update(re.findall(r"\b[a-z]{3,}\b", text))
     return frozenset(capital - lower)
@@ -155,7 +165,6 @@ def _merge(groups: list[set[str]]) -> list[set[str]]:
     return out
 
 
-
 def names_in(text: str, aliases: Aliases) -> set[str]:
     """Names in a text: capitalised runs, acronyms, and any name the index knows (or a form of it) in any case.
 
@@ -176,7 +185,7 @@ def names_in(text: str, aliases: Aliases) -> set[str]:
         normal = normal.replace(ending, " ")
     words = re.findall(r"[\w']+", normal)
     known = aliases.known()
-    for k in range(1, 5):
+    for k in range(1, MAX_NAME_WORDS + 1):
         for i in range(len(words) - k + 1):
             gram = " ".join(words[i : i + k])
             if gram in known or any(_same_name(gram, a) for a in known if len(a.split()) == k or k == 1):

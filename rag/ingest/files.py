@@ -38,7 +38,17 @@ READER_CHANGES = {
 }
 
 _META_KEYS = ("title", "publisher", "author", "date", "country")
+# A metadata sidecar holds a few fields: one over a megabyte is refused. Chosen by hand.
 _SIDECAR_MAX_BYTES = 1_000_000
+# The largest file read when the caller gives no limit: the default of RAG_MAX_FILE_BYTES (rag/settings.py).
+MAX_FILE_BYTES = 50_000_000
+# A text file is judged binary by its first this many bytes; chosen by hand.
+SNIFF_BYTES = 8192
+# ... when more than this share of them are control characters (tabs and line breaks aside); chosen by hand.
+MAX_CONTROL_SHARE = 0.05
+# A document id is its file name's slug, at most this long, then this many hex digits of its SHA-256.
+SLUG_CHARS = 60
+ID_HEX_DIGITS = 8
 
 
 class IngestError(ValueError):
@@ -61,7 +71,7 @@ class IngestLimits:
     symlink inside a given folder that leads out of it is refused.
     """
 
-    max_bytes: int = 50_000_000
+    max_bytes: int = MAX_FILE_BYTES
     allowed_roots: tuple[Path, ...] = ()
 
 
@@ -77,7 +87,7 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def load_documents(
-    paths: Iterable[Path], max_bytes: int = 50_000_000, allowed_roots: Sequence[Path] = ()
+    paths: Iterable[Path], max_bytes: int = MAX_FILE_BYTES, allowed_roots: Sequence[Path] = ()
 ) -> tuple[list[Document], list[Skipped]]:
     """Read every supported file; files that cannot be read, or lie outside the allowed roots, are skipped."""
     paths = list(paths)
@@ -118,7 +128,7 @@ def check_allowed(path: Path, roots: Sequence[Path]) -> None:
         )
 
 
-def load_document(path: Path, max_bytes: int = 50_000_000) -> Document:
+def load_document(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
     """One file -> one Document, or IngestError saying why not."""
     if not path.is_file():
         raise IngestError(f"{path} is not a readable file")
@@ -152,7 +162,7 @@ def load_document(path: Path, max_bytes: int = 50_000_000) -> Document:
     sha = hashlib.sha256(raw).hexdigest()
     known = {k: str(meta.pop(k, "") or "") for k in _META_KEYS}
     return Document(
-        doc_id=f"{_slug(path.stem)}-{sha[:8]}",
+        doc_id=f"{_slug(path.stem)}-{sha[:ID_HEX_DIGITS]}",
         text=text,
         spans=tuple(spans),
         title=known["title"] or path.stem,
@@ -232,14 +242,14 @@ def header_metadata(text: str) -> dict[str, str]:
 
 
 def _decode(raw: bytes) -> str:
-    if b"\x00" in raw[:8192]:
+    if b"\x00" in raw[:SNIFF_BYTES]:
         raise IngestError("looks like a binary file (NUL bytes), not text")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("cp1252", errors="replace")
-    control = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
-    if control > 0.05 * max(1, min(len(text), 8192)):
+    control = sum(1 for ch in text[:SNIFF_BYTES] if ord(ch) < 32 and ch not in "\n\r\t\f")
+    if control > MAX_CONTROL_SHARE * max(1, min(len(text), SNIFF_BYTES)):
         raise IngestError("looks like a binary file (control characters), not text")
     return text
 
@@ -324,4 +334,4 @@ def _sidecar(path: Path) -> dict[str, str]:
 
 def _slug(name: str) -> str:
     """A file name as a lower-case id fragment: 'TIP 2007 (NK)' -> 'tip-2007-nk'."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "doc"
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:SLUG_CHARS] or "doc"

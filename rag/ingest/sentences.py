@@ -20,13 +20,15 @@ _CANDIDATE = re.compile(r"[.!?]+[\"'\u2019\u201d)\]]*(?=\s)")
 _NON_SPACE = re.compile(r"\S")
 _NEXT_WORD = re.compile(r"\s+([\"'\u2018\u201c(\[]?)(\S+)")
 
-# A line this short that ends without punctuation is a heading or a header field.
+# A line this short that ends without punctuation is a heading or a header field. Chosen by hand.
 _SHORT_LINE = 60
+# Documents whose sentence openers are remembered (the same document is split many times); chosen by hand.
+_DOCUMENTS_CACHED = 16
 # An unambiguous sentence end: a lower-case word, a full stop, the next sentence's first word.
 _PLAIN_END = re.compile(r"\b[a-z]{2,}[.!?]\s+[\"'\u2018\u201c(]?([A-Z][a-z]+)")
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=_DOCUMENTS_CACHED)
 def _document_openers(text: str) -> frozenset[str]:
     """Words that open a sentence somewhere in `text` after an unambiguous end (cached per document).
 
