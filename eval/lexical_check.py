@@ -3,7 +3,8 @@
 It is the evaluation's cheap judge of whether a cited passage supports a sentence, kept apart from
 the answer path, so that citation metrics do not grade the system with its own check. A sentence is
 supported when every number in it appears in the source, every name does (or is a known one), no
-negation flips, and enough of its content words do. Its negation helpers are its own.
+negation flips, and enough of its content words do. Its words and text helpers are its own
+(eval/lexical_text.py): it imports nothing from the answer path.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.text import COMMON_CAPS, NEGATORS, content_words, fold_initialisms, names, negation_pattern, numbers
+from eval.lexical_text import COMMON_CAPS, NEGATORS, content_words, fold_initialisms, names, negation_pattern, numbers
 
 # A word that denies what follows, or "without" for a denial inside a clause.
 NEGATION_OR_WITHOUT = negation_pattern((*NEGATORS, "without"))

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1  # kept in SQLite's `user_version` header field
+# A reader's note may be at most this many characters; chosen by hand.
 MAX_NOTE_CHARS = 2000
+# How long a write waits for another writer to finish with the SQLite file; chosen by hand.
 BUSY_TIMEOUT_S = 30.0
 
 _CREATE = """

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, fie
 
 from rag.feedback import MAX_NOTE_CHARS, Rating
 
+# Limits on what a client sends: turns of history, an assistant turn's length as a multiple of a question's,
+# passages asked for. Chosen by hand.
 MAX_HISTORY_TURNS = 50
 ASSISTANT_TURN_FACTOR = 10  # an assistant turn may be this many times a question's length
 MAX_K = 100
@@ -105,6 +107,7 @@ def _text(value: Any, name: str, info: ValidationInfo) -> str:
         raise ValueError(str(err).replace("question", name)) from err
 
 
+# Values one filter may list; chosen by hand.
 MAX_FILTER_VALUES = 100
 
 
@@ -206,7 +209,7 @@ class SearchRequest(_Filtered):
         return value
 
 
-# The answer JSON a reader rates, as JSON text; the whole body is already limited to 1 MB.
+# The answer JSON a reader rates, as JSON text; the whole body is already limited to 1 MB. Chosen by hand.
 MAX_FEEDBACK_ANSWER_CHARS = 500_000
 _RATINGS = " or ".join(f'"{r.value}"' for r in Rating)
 _FEEDBACK_FIELDS = ("question", "history", "answer", "rating", "note")

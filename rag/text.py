@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import re
 
+from rag.language import CONTRACTED_NOT, NEGATORS, STEMMER_LANGUAGE, STOPWORDS
+
 # "D. P. R. K." and "U.S." are single terms: fold them to "dprk" and "us"
 # so that they match queries that write them either way.
 _INITIALISM = re.compile(r"\b(?:[A-Za-z]\.\s?){2,}")
@@ -13,27 +15,12 @@ _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 _NAME = re.compile(r"\b[A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*")
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+)$")
 
-STOPWORDS = frozenset(
-    """
-    a an the and or but if of in on at to for from by with about as into over under than then there
-    is are was were be been being do does did done has have had having it its this that these those
-    what which who whom whose when where why how whether any some all each many much more most such
-    not no nor only own same so too very can could should would may might must will shall
-    i me my we our you your he him his she her they them their one ones also report according
-    out up off down yes
-    """.split()
-)
-# Capitalised words that are not names of anything a source must mention.
-COMMON_CAPS = frozenset({"yes", "no", "the", "according", "however", "i"})
-
 # A citation marker with its leading space: " [1]", " [1, 2]".
 MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 
-NEGATORS = ("no", "not", "never", "none", "nor", "neither", "cannot")
-
 
 def negation_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(words) + r")\b|n't\b", re.IGNORECASE)
+    return re.compile(r"\b(?:" + "|".join(words) + r")\b|" + CONTRACTED_NOT + r"\b", re.IGNORECASE)
 
 
 # A word that denies what follows.
@@ -72,7 +59,7 @@ def stemmer():
     """One English Snowball stemmer, built on first use (building it per query costs time)."""
     import Stemmer
 
-    return Stemmer.Stemmer("english")
+    return Stemmer.Stemmer(STEMMER_LANGUAGE)
 
 
 def content_words(text: str) -> list[str]:

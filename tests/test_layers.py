@@ -45,3 +45,49 @@ def test_the_pipeline_is_constructed_in_one_place():
         )
     ]
     assert places == ["app/build.py"]
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module an import statement of `path` names, in full ("from rag import text" names rag.text too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+# The answer path's words and helpers: what the evaluation's lexical check measures, so never what it reads with.
+ANSWER_PATH = ("rag.text", "rag.language", "rag.answer")
+
+
+def test_the_lexical_check_reads_text_with_its_own_words_and_helpers():
+    seen, todo, wrong = set(), ["eval.lexical_check"], {}
+    while todo:
+        module = todo.pop()
+        seen.add(module)
+        imported = imported_modules(ROOT / (module.replace(".", "/") + ".py"))
+        wrong[module] = sorted(m for m in imported if any(m == p or m.startswith(p + ".") for p in ANSWER_PATH))
+        own = [m for m in imported if m.startswith("eval.") and (ROOT / (m.replace(".", "/") + ".py")).exists()]
+        todo += [m for m in own if m not in seen]
+    assert not {k: v for k, v in wrong.items() if v}
+    assert "eval.lexical_text" in seen  # its own helpers, found through its imports
+
+
+def test_the_word_lists_the_rules_read_are_in_rag_language():
+    """No module of rag but rag/language.py writes a set of words at module level."""
+    written = []
+    for path in sorted((ROOT / "rag").rglob("*.py")):
+        if path == ROOT / "rag" / "language.py":
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+            if (
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Name)
+                and value.func.id == "frozenset"
+                and any(isinstance(n, ast.Constant) and isinstance(n.value, str) for n in ast.walk(value))
+            ):
+                written.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not written

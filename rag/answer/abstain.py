@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.language import ASKS_AMOUNT, ASKS_DATE, STATES_AMOUNT, STATES_DATE
 from rag.text import numbers
 from rag.types import Hit
 
@@ -25,9 +25,21 @@ def missing_specifics(question: str, hits: Sequence[Hit]) -> tuple[str, ...]:
     ('2008',)
     """
     found = set().union(*(numbers(h.chunk.text) for h in hits)) if hits else set()
-    # Single digits are too often words ("2 ppl", "tier 1 or 2?") to stand for a fact asked about.
-    return tuple(sorted(n for n in numbers(question) if len(n) > 1 and n not in found))
+    return tuple(sorted(n for n in numbers(question) if len(n) >= SPECIFIC_DIGITS and n not in found))
 
+
+# Single digits are too often words ("2 ppl", "tier 1 or 2?") to stand for a fact asked about: a number
+# the question asks about has at least this many digits.
+SPECIFIC_DIGITS = 2
+# Digits kept of each signal in the answer's JSON; chosen for reading, not measured.
+SIGNAL_DECIMALS = 4
+# The logit is clipped to ±LOGIT_LIMIT so that math.exp cannot overflow; past it the probability is 0 or 1
+# to within 2e-22.
+LOGIT_LIMIT = 50.0
+# The model used before one is fitted (no coefficients): p_wrong = 1 / (1 + e^10) ≈ 0.00005 for every answer,
+# below both even-odds thresholds, so it never abstains and vouches for every answer.
+UNFITTED_INTERCEPT = -10.0
+UNFITTED_THRESHOLD = 0.5
 
 FEATURES = (
     "p_answers",
@@ -60,21 +72,7 @@ class Signals:
     yes_no: bool  # the question asks yes or no
 
     def as_dict(self) -> dict[str, float]:
-        return {name: round(float(getattr(self, name)), 4) for name in FEATURES}
-
-
-# What a question asks for by its first words, and what a sentence must hold to give it.
-_ASKS_AMOUNT = re.compile(r"\bhow (?:many|much|long|old|often)\b|\bwhat (?:number|percentage|share|amount)\b", re.I)
-_ASKS_DATE = re.compile(r"^\W*(?:and |so )?when\b|\bwhat (?:year|date|month|day)\b", re.I)
-_AMOUNT = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|"
-    r"millions?|half|third|quarter|majority|most|few|several|many|none|no)\b",
-    re.I,
-)
-_DATE = re.compile(
-    r"\b(?:1[89]|20)\d\d\b|\b(?:January|February|March|April|May|June|July|August|September|October|"
-    r"November|December)\b",
-)
+        return {name: round(float(getattr(self, name)), SIGNAL_DECIMALS) for name in FEATURES}
 
 
 def answer_type_matches(question: str, sentence: str) -> bool:
@@ -85,10 +83,10 @@ def answer_type_matches(question: str, sentence: str) -> bool:
     >>> answer_type_matches("when did the program start", "The program hired workers abroad.")
     False
     """
-    if _ASKS_AMOUNT.search(question):
-        return bool(_AMOUNT.search(sentence))
-    if _ASKS_DATE.search(question):
-        return bool(_DATE.search(sentence))
+    if ASKS_AMOUNT.search(question):
+        return bool(STATES_AMOUNT.search(sentence))
+    if ASKS_DATE.search(question):
+        return bool(STATES_DATE.search(sentence))
     return True
 
 
@@ -101,18 +99,18 @@ class AbstainModel:
     """
 
     coef: tuple[float, ...] = (0.0,) * len(FEATURES)
-    intercept: float = -10.0
-    threshold: float = 0.5
+    intercept: float = UNFITTED_INTERCEPT
+    threshold: float = UNFITTED_THRESHOLD
     mean: tuple[float, ...] = (0.0,) * len(FEATURES)
     scale: tuple[float, ...] = (1.0,) * len(FEATURES)
-    support: float = 0.5
+    support: float = UNFITTED_THRESHOLD
 
     def wrong_probability(self, signals: Signals) -> float:
         values = signals.as_dict()
         z = self.intercept + sum(
             c * (values[name] - m) / s for c, name, m, s in zip(self.coef, FEATURES, self.mean, self.scale)
         )
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        return 1.0 / (1.0 + math.exp(-max(-LOGIT_LIMIT, min(LOGIT_LIMIT, z))))
 
     @classmethod
     def load(cls, path: Path) -> AbstainModel:

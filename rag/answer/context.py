@@ -20,6 +20,7 @@ import numpy as np
 from embeddings.encoder import Embedder
 from rag.ingest.fields import HeaderLine
 from rag.ingest.sentences import sentences
+from rag.language import FIELD_WORDS
 from rag.text import content_words
 from rag.types import Chunk, Document, Hit
 
@@ -28,21 +29,24 @@ from rag.types import Chunk, Document, Hit
 # 0.4,0.5,0.6,0.7`), a sentence holding the evidence ranked first for 0.705 / 0.695 / 0.71 / 0.70 of them
 # and among the first two for 0.83 / 0.825 / 0.82 / 0.815: the weight matters little.
 DENSE_WEIGHT = 0.6
+# A small tie-breaker in favour of the better-ranked passage; chosen by hand, not tuned.
 RANK_BONUS = 0.02
-# Two stems this similar are one word typed twice ("traffik" for "traffick"); shorter words are not corrected.
+# Two stems this similar (difflib's ratio) are one word typed twice ("traffik" for "traffick"); shorter words
+# are not corrected. Both chosen by hand (difflib's own default cutoff is 0.6); not tuned.
 TYPO_RATIO = 0.8
 MIN_TYPO_LEN = 4
-# A candidate sentence has at least this many words; shorter lines are headings.
+# A misspelling is looked for among the corpus stems at most this many letters longer or shorter; chosen by hand.
+TYPO_LENGTH_GAP = 2
+# Misspelling corrections remembered per index (functools' LRU cache); a size chosen by hand.
+CORRECTIONS_CACHED = 4096
+# A candidate sentence has at least this many words; shorter lines are headings. Chosen by hand; not tuned.
 MIN_WORDS = 4
-# How a header line is described when matched against a question; its quote is the line itself.
-FIELD_WORDS = {
-    "title": "title of the report",
-    "publisher": "publisher: who published the report",
-    "author": "author: who wrote the report, the office",
-    "date": "publication date: when the report was published, the year",
-    "country": "country the report is about",
-    "tier": "tier placement, the tier ranking of the country",
-}
+# A follow-up's dense match: this much its own words, the rest the question with its conversation. An even
+# mix, chosen by hand; not tuned.
+FOLLOW_UP_OWN_WEIGHT = 0.5
+# The IDF's smoothing, log((N + 1) / (df + IDF_SMOOTHING)): a word found in every text keeps a small
+# positive weight. Chosen by hand; not tuned.
+IDF_SMOOTHING = 0.5
 
 
 @dataclass(frozen=True)
@@ -83,11 +87,11 @@ class Vocabulary:
         """Each word, or the corpus stem it misspells."""
         return [self._nearest(w) for w in words]
 
-    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one Vocabulary per index, kept for the process
+    @functools.lru_cache(maxsize=CORRECTIONS_CACHED)  # noqa: B019 - one Vocabulary per index, kept for the process
     def _nearest(self, word: str) -> str:
         if word in self.idf or len(word) < MIN_TYPO_LEN or word.isdigit():
             return word
-        pool = [s for s in self._by_start.get(word[:1], ()) if abs(len(s) - len(word)) <= 2]
+        pool = [s for s in self._by_start.get(word[:1], ()) if abs(len(s) - len(word)) <= TYPO_LENGTH_GAP]
         close = difflib.get_close_matches(word, pool, n=1, cutoff=TYPO_RATIO)
         return close[0] if close else word
 
@@ -141,7 +145,9 @@ def select_context(
     if query and query != question:
         # A follow-up: its own words say what is asked, the conversation what about.
         vectors = embedder.embed([question, query, *texts])
-        dense = 0.5 * (vectors[2:] @ vectors[0]) + 0.5 * (vectors[2:] @ vectors[1])
+        dense = FOLLOW_UP_OWN_WEIGHT * (vectors[2:] @ vectors[0]) + (1 - FOLLOW_UP_OWN_WEIGHT) * (
+            vectors[2:] @ vectors[1]
+        )
     else:
         vectors = embedder.embed([question, *texts])
         dense = vectors[1:] @ vectors[0]
@@ -205,10 +211,10 @@ def _candidates(
 
 
 def idf_table(texts: Sequence[str]) -> dict[str, float]:
-    """Inverse document frequency of content words over `texts`: log((N + 1) / (df + 0.5))."""
+    """Inverse document frequency of content words over `texts`: log((N + 1) / (df + IDF_SMOOTHING))."""
     df: dict[str, int] = {}
     for text in texts:
         for w in set(content_words(text)):
             df[w] = df.get(w, 0) + 1
     n = len(texts)
-    return {w: math.log((n + 1) / (c + 0.5)) for w, c in df.items()}
+    return {w: math.log((n + 1) / (c + IDF_SMOOTHING)) for w, c in df.items()}

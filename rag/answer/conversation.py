@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
-# The earlier question only steers retrieval and the prompt: a long one is cut, not refused.
+from rag.language import REFERS_BACK
+
+# The earlier question only steers retrieval and the prompt: a long one is cut, not refused. As long as a
+# question may be by default (RAG_MAX_QUESTION_CHARS); chosen by hand.
 MAX_TURN_CHARS = 2000
 
 
@@ -43,12 +45,6 @@ def retrieval_query(question: str, history: Sequence[Any] = ()) -> str:
     return f"{previous} {question.strip()}" if previous else question.strip()
 
 
-# Words by which a question points back at what an earlier turn named ("why are they leaving?").
-_REFERS_BACK = re.compile(
-    r"\b(?:they|them|their|theirs|it|its|there|those|these|that|he|him|his|she|her|hers)\b", re.IGNORECASE
-)
-
-
 def asked_in_context(question: str, history: Sequence[Any] = ()) -> str:
     """What the question asks in its conversation: with the previous question before it when it points back.
 
@@ -61,6 +57,6 @@ def asked_in_context(question: str, history: Sequence[Any] = ()) -> str:
     >>> asked_in_context("Why do women leave China?", h)
     'Why do women leave China?'
     """
-    if _REFERS_BACK.search(question):
+    if REFERS_BACK.search(question):
         return retrieval_query(question, history)
     return question.strip()

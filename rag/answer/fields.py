@@ -10,36 +10,25 @@ sanctions on NK because of tier 3") is left to the sentence answer.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rag.answer.intent import REPORT_WORDS
 from rag.ingest.aliases import Aliases, names_in
 from rag.ingest.fields import HeaderLine, normal_tier
+from rag.language import ASKING_WORDS_WRITTEN, ASKS_TIER, LABELS
 from rag.text import content_words, numbers
 from rag.types import Document
 
-LABELS = {
-    "title": "Title",
-    "publisher": "Publisher",
-    "author": "Author",
-    "date": "Publication date",
-    "country": "Country",
-    "tier": "Tier",
-}
-# Words that ask for a field, beyond the field's own name; they are not what the question is about.
-ASKING_WORDS = frozenset(
-    content_words(
-        "tier tiers rank ranking ranked place placed put given get got gets receive received assign assigned "
-        "publish published publisher publication author authored wrote written write writer office "
-        "when date dated year day come came out release released issue issued title called name country "
-        "countries cover covered covers here listed list which what who whose is on in of the full"
-    )
-)
-# A leftover word this short is taken for a clipped word ("dept", "govt"), not for a topic.
+# Words that ask for a field, beyond the field's own name, stemmed; they are not what the question is about.
+ASKING_WORDS = frozenset(content_words(ASKING_WORDS_WRITTEN))
+# A leftover word this short is taken for a clipped word ("dept", "govt"), not for a topic. Chosen by hand.
 CLIPPED = 4
-_TIER_ASKED = re.compile(r"\btier[ \t]*(?P<level>[0-9]|i{1,3})\b(?P<watch>[ \t-]*watch[ \t-]*list)?", re.IGNORECASE)
+# A number of this many digits in a question is a year, matched against the reports' dates.
+YEAR_DIGITS = 4
+# A question's word and a known word this long match when one starts with the other ("publ", "publish");
+# chosen by hand, the length below which a word is too short to stand for a longer one.
+PREFIX_MIN = 4
 
 
 @dataclass(frozen=True)
@@ -66,7 +55,7 @@ def answer_fields(
     if len(leftover) > 1 or any(len(w) > CLIPPED for w in leftover):
         return None  # the question asks about more than a header field
     targets = named or list(documents)
-    years = {n for n in numbers(question) if len(n) == 4}
+    years = {n for n in numbers(question) if len(n) == YEAR_DIGITS}
     if years:
         targets = [d for d in targets if numbers(d.date) & years]
     for field in fields:
@@ -139,13 +128,14 @@ def _leftover(
     return [
         w
         for w in words
-        if w not in known and not any(k.startswith(w) or w.startswith(k) for k in known if len(k) >= 4 and len(w) >= 4)
+        if w not in known
+        and not any(k.startswith(w) or w.startswith(k) for k in known if len(k) >= PREFIX_MIN and len(w) >= PREFIX_MIN)
     ]
 
 
 def _with_tier_asked(question: str, found: list[tuple[Document, HeaderLine]]) -> list[tuple[Document, HeaderLine]]:
     """Of several reports, those on the tier the question names ("which countries are on Tier 3")."""
-    m = _TIER_ASKED.search(question)
+    m = ASKS_TIER.search(question)
     if not m:
         return []
     asked = normal_tier(m.group("level"), bool(m.group("watch")))

@@ -15,14 +15,15 @@ from rag.ingest.sentences import paragraphs, sentences
 from rag.text import content_words
 from rag.types import Chunk, Document
 
-# At most this many sentences; an overview of fewer than MIN_SENTENCES is no overview.
+# At most this many sentences; an overview of fewer than MIN_SENTENCES is no overview. Chosen by hand.
 MAX_SENTENCES = 5
 MIN_SENTENCES = 2
-# A sentence sharing this much of its wording with one already chosen adds nothing new.
+# A sentence sharing this much of its wording with one already chosen adds nothing new. Chosen by hand; not tuned.
 REDUNDANT_OVERLAP = 0.6
 # A topic sentence must match the question at least this well (relevance score, see rag.answer.context).
+# Chosen by hand; not tuned.
 TOPIC_FLOOR = 0.35
-# A report summed up in fewer sentences than this also gets its paragraphs' second sentences.
+# A report summed up in fewer sentences than this also gets its paragraphs' second sentences. Chosen by hand.
 MIN_FULL = 4
 
 

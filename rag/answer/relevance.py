@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rag.generate.protocol import GenerationOptions, Generator, Message, NextTokenScorer
+from rag.generate.protocol import EVEN_ODDS, GenerationOptions, Generator, Message, NextTokenScorer
+from rag.language import NO, YES
 from rag.text import one_line
 
 YES_OR_NO = 'root ::= "Yes" | "No"\n'
-YES = ("Yes", " Yes", "yes")
-NO = ("No", " No", "no")
+# Tokens a reply under the Yes-or-No grammar may take: room for either word; chosen by hand.
+REPLY_TOKENS = 2
 
 ANSWERS_SYSTEM = (
     "You read one sentence from a report and a question. Decide whether someone could answer the question "
@@ -77,6 +78,6 @@ def judge(model: NextTokenScorer | Generator, messages: Sequence[Message]) -> fl
     if isinstance(model, NextTokenScorer):
         yes = model.next_token_probability(messages, YES)
         no = model.next_token_probability(messages, NO)
-        return yes / (yes + no) if yes + no > 0 else 0.5
-    reply = "".join(model.generate(messages, GenerationOptions(max_tokens=2, grammar=YES_OR_NO)))
+        return yes / (yes + no) if yes + no > 0 else EVEN_ODDS
+    reply = "".join(model.generate(messages, GenerationOptions(max_tokens=REPLY_TOKENS, grammar=YES_OR_NO)))
     return 1.0 if reply.strip().lower().startswith("yes") else 0.0

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from embeddings.errors import ModelLoadError
-from rag.generate.protocol import GenerationOptions, Message
+from rag.generate.protocol import EVEN_ODDS, GenerationOptions, Message
+from rag.language import NO, YES
 
 
 class TransformersGenerator:
@@ -70,9 +71,9 @@ class TransformersGenerator:
 
     def p_yes(self, messages: Sequence[Message]) -> float:
         """P("Yes") / (P("Yes") + P("No")) for the first token of the reply."""
-        yes = self.next_token_probability(messages, ["Yes", " Yes", "yes"])
-        no = self.next_token_probability(messages, ["No", " No", "no"])
-        return yes / (yes + no) if yes + no > 0 else 0.5
+        yes = self.next_token_probability(messages, YES)
+        no = self.next_token_probability(messages, NO)
+        return yes / (yes + no) if yes + no > 0 else EVEN_ODDS
 
     def _inputs(self, messages: Sequence[Message]) -> dict[str, Any]:
         encoded = self._tokenizer.apply_chat_template(

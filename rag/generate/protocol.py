@@ -8,6 +8,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypedDict, runtime_checkable
 
+# P(Yes) when neither Yes nor No is among the reply's likely first tokens: even odds, no evidence either way.
+EVEN_ODDS = 0.5
+# Tokens a reply may take unless the caller says otherwise; chosen by hand for short replies.
+MAX_TOKENS = 96
+
 
 class Message(TypedDict):
     role: str
@@ -18,7 +23,7 @@ class Message(TypedDict):
 class GenerationOptions:
     """Decoding settings. Decoding is always greedy, so that answers are reproducible."""
 
-    max_tokens: int = 96
+    max_tokens: int = MAX_TOKENS
     # A GBNF grammar the output must follow (llama.cpp only; others ignore it).
     grammar: str | None = None
 

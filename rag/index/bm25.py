@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.index.dense import allowed_rows, top_k
+from rag.language import BM25_STOPWORDS
 from rag.text import fold_initialisms, stemmer
 
 
@@ -22,7 +23,9 @@ class LexicalIndex:
         import bm25s
 
         folded = [fold_initialisms(t) for t in texts]
-        return bm25s.tokenize(folded, stopwords="en", stemmer=stemmer(), return_ids=False, show_progress=False)
+        return bm25s.tokenize(
+            folded, stopwords=BM25_STOPWORDS, stemmer=stemmer(), return_ids=False, show_progress=False
+        )
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> LexicalIndex:

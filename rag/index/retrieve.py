@@ -17,8 +17,17 @@ from rag.types import Hit
 # Metadata field -> one value, or several any of which a report may have.
 Filters = Mapping[str, str | Sequence[str]]
 
+# Reciprocal rank fusion's constant: the value of the paper that introduced it (Cormack, Clarke and
+# Büttcher, 2009) and the default of RAG_RRF_K; not tuned here.
+RRF_K = 60
+# Linear fusion's dense weight: the default of RAG_DENSE_WEIGHT; chosen by hand.
+DENSE_WEIGHT = 0.4
+# Each method ranks max(DEPTH x k, MIN_DEPTH) candidates before fusion; chosen by hand.
+DEPTH = 4
+MIN_DEPTH = 20
 
-def rrf(rankings: list[list[int]], k: int = 60) -> list[tuple[int, float]]:
+
+def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
     """Reciprocal rank fusion of ranked id lists: sum of 1 / (k + rank), rank from 1.
 
     Ties keep the order of first appearance.
@@ -55,7 +64,7 @@ def linear_fusion(
     return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def fuse(rankings: Sequence[Sequence[Hit]], k: int, rrf_k: int = 60) -> list[Hit]:
+def fuse(rankings: Sequence[Sequence[Hit]], k: int, rrf_k: int = RRF_K) -> list[Hit]:
     """Several ranked hit lists as one, by reciprocal rank fusion over chunk ids; ranks renumbered from 1."""
     by_id: dict[str, Hit] = {}
     ids: dict[str, int] = {}
@@ -82,10 +91,10 @@ class Retriever:
     embedder: Embedder
     mode: RetrievalMode = RetrievalMode.HYBRID
     fusion: Fusion = Fusion.RRF
-    rrf_k: int = 60
-    dense_weight: float = 0.4
+    rrf_k: int = RRF_K
+    dense_weight: float = DENSE_WEIGHT
     # Each method ranks this many times k candidates before fusion.
-    depth: int = 4
+    depth: int = DEPTH
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
         """The k best chunks for `query`, optionally only from documents matching `filters`."""
@@ -95,7 +104,7 @@ class Retriever:
         allowed = self.rows_matching(filters) if filters else None
         if allowed is not None and allowed.size == 0:
             return []
-        depth = max(k * self.depth, 20)
+        depth = max(k * self.depth, MIN_DEPTH)
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
         if self.mode in (RetrievalMode.DENSE, RetrievalMode.HYBRID):

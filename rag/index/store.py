@@ -49,7 +49,15 @@ from rag.types import Chunk, Document
 __all__ = ["ChunkingConfig", "recorded_inputs", "remove_leftovers", "stale_reason"]  # re-exported for callers
 
 _FILES = ("documents.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss")
+# Chunks embedded per step (progress is reported after each); chosen by hand.
 EMBED_STEP = 256
+# Exact dense search up to this many chunks when a caller gives none: the value before the settings' default
+# became 50,000 (docs/scaling.md); app/build.py passes RAG_EXACT_SEARCH_MAX_CHUNKS.
+EXACT_MAX = 200_000
+# A build swapped in while the index loads is read again, up to this many times; chosen by hand.
+LOAD_ATTEMPTS = 5
+# A full disk's message asks for this many times the vectors' size free; a rough margin chosen by hand.
+DISK_MARGIN = 3
 OnStep = Callable[[str, int, int], None]
 
 
@@ -104,7 +112,7 @@ def build_index(
     inputs: Sequence[Path],
     embedder: Embedder,
     chunking: ChunkingConfig,
-    exact_max: int = 200_000,
+    exact_max: int = EXACT_MAX,
     previous: CorpusIndex | None = None,
     on_progress: Callable[[str], None] = lambda _msg: None,
     limits: IngestLimits | None = None,
@@ -194,7 +202,7 @@ def load_index(index_dir: Path, mmap: bool = False) -> CorpusIndex:
             raise IndexCorrupt(f"{current} points to a build that no longer exists; run `rag index` to rebuild")
         raise IndexMissing(f"no index in {index_dir}; run `rag index` to build one")
     path = current.resolve()
-    for _attempt in range(5):
+    for _attempt in range(LOAD_ATTEMPTS):
         try:
             return _load_build(path, mmap)
         except IndexCorrupt:
@@ -265,7 +273,7 @@ def _vectors_for(
 
 def _write_error(index_dir: Path, err: OSError, vectors: np.ndarray) -> IndexWriteError:
     if err.errno in (errno.ENOSPC, errno.EDQUOT):
-        need = max(1, 3 * vectors.nbytes // 1_000_000)
+        need = max(1, DISK_MARGIN * vectors.nbytes // 1_000_000)
         return IndexWriteError(
             f"the disk holding {index_dir} is full ({err.strerror or err}): free at least {need} MB there "
             "(or set RAG_INDEX_DIR to another disk) and run `rag index` again; the previous index is unchanged"

@@ -12,11 +12,27 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from rag.text import COMMON_CAPS, fold_initialisms, names
+from rag.language import (
+    ACRONYM,
+    ALIAS_SEPARATOR,
+    COMMON_CAPS,
+    DEFINITION,
+    LEADING_ARTICLE,
+    NAME_LINKS,
+    POSSESSIVES,
+)
+from rag.text import fold_initialisms, names
 from rag.types import Document
 
-_DEFINITION = re.compile(r"((?:[A-Z][\w'\u2019]*|of|the)(?:\s+(?:[A-Z][\w'\u2019]*|of|the))*)\s*\(([^()\n]{1,80})\)")
-_SMALL = frozenset({"of", "the", "and"})
+# Definitions and proper names are read from this many characters of each report: a report defines its
+# names early, and the scan stays cheap on a long file. Chosen by hand.
+SCAN_CHARS = 200_000
+# A form inside a definition's parenthesis longer than this is a phrase, not a name. Chosen by hand.
+MAX_ALIAS_CHARS = 40
+# A word and a derived one ("china", "chinese") share at least this many first letters. Chosen by hand.
+SHARED_STEM = 4
+# Names of up to this many words are looked up among the known ones. Chosen by hand.
+MAX_NAME_WORDS = 4
 
 
 def _norm(name: str) -> str:
@@ -26,14 +42,14 @@ def _norm(name: str) -> str:
     'dprk'
     """
     words = fold_initialisms(name).lower().replace("\u2019", "'").split()
-    while words and words[0] == "the":
+    while words and words[0] == LEADING_ARTICLE:
         words = words[1:]
     return " ".join(words).strip(" ,.;:")
 
 
 def _initials(name: str) -> str:
     """'democratic people's republic of korea' -> 'dprk'; one-word names have none."""
-    words = [w for w in name.split() if w not in _SMALL]
+    words = [w for w in name.split() if w not in NAME_LINKS]
     return "".join(w[0] for w in words) if len(words) > 1 else ""
 
 
@@ -77,7 +93,7 @@ def _same_name(a: str, b: str) -> bool:
         return False
     x, y = aw[-1], bw[-1]
     common = next((i for i, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
-    return common >= 4 and common >= min(len(x), len(y)) - 1
+    return common >= SHARED_STEM and common >= min(len(x), len(y)) - 1
 
 
 def read_aliases(documents: Iterable[Document]) -> Aliases:
@@ -85,10 +101,10 @@ def read_aliases(documents: Iterable[Document]) -> Aliases:
     groups: list[set[str]] = []
     subjects: dict[str, frozenset[str]] = {}
     for doc in documents:
-        for m in _DEFINITION.finditer(doc.text[:200_000]):
+        for m in DEFINITION.finditer(doc.text[:SCAN_CHARS]):
             long_name = _norm(m.group(1))
-            inner = [_norm(p) for p in re.split(r"\s+or\s+|,|;", m.group(2))]
-            inner = [p for p in inner if p and len(p) <= 40 and not any(ch.isdigit() for ch in p)]
+            inner = [_norm(p) for p in ALIAS_SEPARATOR.split(m.group(2))]
+            inner = [p for p in inner if p and len(p) <= MAX_ALIAS_CHARS and not any(ch.isdigit() for ch in p)]
             # Only real definitions: the parenthesis holds initials of the name, or a proper name.
             if long_name and inner and any(_is_alias(long_name, p, m.group(2)) for p in inner):
                 group = {long_name, *inner}
@@ -121,7 +137,7 @@ def proper_words(documents: Iterable[Document]) -> frozenset[str]:
     capital: set[str] = set()
     lower: set[str] = set()
     for doc in documents:
-        text = doc.text[:200_000]
+        text = doc.text[:SCAN_CHARS]
         capital.update(m.group(1).lower() for m in _MID_CAPITAL.finditer(text))
         lower.update(re.findall(r"\b[a-z]{3,}\b", text))
     return frozenset(capital - lower)
@@ -132,7 +148,7 @@ def _is_alias(long_name: str, short: str, raw: str) -> bool:
     if short == letters or (len(short) > 1 and short.isalpha() and letters.startswith(short)):
         return True
     # "North Korea" inside "(D. P. R. K. or North Korea)": a capitalised name shares a word with the long one.
-    return bool(re.search(r"[A-Z]", raw)) and bool(set(short.split()) & set(long_name.split()) - _SMALL)
+    return bool(re.search(r"[A-Z]", raw)) and bool(set(short.split()) & set(long_name.split()) - NAME_LINKS)
 
 
 def _merge(groups: list[set[str]]) -> list[set[str]]:
@@ -149,9 +165,6 @@ def _merge(groups: list[set[str]]) -> list[set[str]]:
     return out
 
 
-_ACRONYM = re.compile(r"\b[A-Z]{2,}s?\b")
-
-
 def names_in(text: str, aliases: Aliases) -> set[str]:
     """Names in a text: capitalised runs, acronyms, and any name the index knows (or a form of it) in any case.
 
@@ -165,11 +178,14 @@ def names_in(text: str, aliases: Aliases) -> set[str]:
     found |= {w.lower() for w in re.findall(r"\b[A-Z][a-z]{2,}\b", text) if w.lower() in aliases.proper}
     found |= {
         m.group(0).lower().rstrip("s") if m.group(0).endswith("s") else m.group(0).lower()
-        for m in _ACRONYM.finditer(text)
+        for m in ACRONYM.finditer(text)
     }
-    words = re.findall(r"[\w']+", _norm(text).replace("'s ", " ").replace("\u2019s ", " "))
+    normal = _norm(text)
+    for ending in POSSESSIVES:
+        normal = normal.replace(ending, " ")
+    words = re.findall(r"[\w']+", normal)
     known = aliases.known()
-    for k in range(1, 5):
+    for k in range(1, MAX_NAME_WORDS + 1):
         for i in range(len(words) - k + 1):
             gram = " ".join(words[i : i + k])
             if gram in known or any(_same_name(gram, a) for a in known if len(a.split()) == k or k == 1):

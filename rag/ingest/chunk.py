@@ -10,8 +10,12 @@ from rag.ingest.sentences import Span, paragraphs, sentences
 from rag.types import Chunk, Document
 
 # A one-line paragraph this short, without final punctuation, is a heading:
-# it is kept with the paragraph that follows it rather than chunked alone.
+# it is kept with the paragraph that follows it rather than chunked alone. Chosen by hand.
 _HEADING_MAX = 120
+# Chunk size and overlap (sentences) when a caller gives none; indexes are built with the settings'
+# RAG_CHUNK_CHARS and RAG_CHUNK_OVERLAP (rag/settings.py) instead.
+MAX_CHARS = 400
+OVERLAP = 1
 
 
 def chunk_id(doc_id: str, start: int, end: int, text: str) -> str:
@@ -24,7 +28,7 @@ def chunk_id(doc_id: str, start: int, end: int, text: str) -> str:
     return f"{doc_id}:{start}-{end}:{digest[:8]}"
 
 
-def chunk_document(doc: Document, max_chars: int = 400, overlap: int = 1) -> list[Chunk]:
+def chunk_document(doc: Document, max_chars: int = MAX_CHARS, overlap: int = OVERLAP) -> list[Chunk]:
     """Cut a document's indexed spans into chunks of whole sentences.
 
     Chunks never cross a paragraph; each holds as many sentences as fit in
@@ -56,7 +60,7 @@ def chunk_document(doc: Document, max_chars: int = 400, overlap: int = 1) -> lis
     return chunks
 
 
-def chunk_documents(docs: Iterable[Document], max_chars: int = 400, overlap: int = 1) -> list[Chunk]:
+def chunk_documents(docs: Iterable[Document], max_chars: int = MAX_CHARS, overlap: int = OVERLAP) -> list[Chunk]:
     """All chunks of several documents, in document order."""
     return [c for d in docs for c in chunk_document(d, max_chars, overlap)]
 

@@ -13,33 +13,15 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from rag.language import DATE_LINE, KEY_FIELDS, KEY_VALUE_LINE, LOWER_IN_NAMES, OFFICE_LINE, REPORT_WORD, TIER_LINE
 from rag.types import Chunk, Document
 
-# Only the opening of a text can be its header.
+# Only the opening of a text can be its header. Chosen by hand; the header lines of the shipped reports
+# all end by character 715.
 HEADER_CHARS = 3000
+# A header line longer than this is prose, not a title. Chosen by hand.
+MAX_TITLE_CHARS = 150
 FIELD_NAMES = ("title", "publisher", "author", "date", "country", "tier")
-
-_KEY_VALUE = re.compile(r"^(Publisher|Author|Publication Date|Date|Country|Title)[ \t]+(\S.*?)[ \t]*$", re.MULTILINE)
-_KEYS = {"Publication Date": "date", "Date": "date"}
-_TIER_LINE = re.compile(
-    r"^[ \t]*(?P<country>[A-Z][^\n()]{1,60}?)[ \t]*"
-    r"\((?P<tier>tier[ \t]*(?P<level>[0-9]|i{1,3})"
-    r"(?P<watch>[ \t]*[-\u2013\u2014]?[ \t]*watch[ \t]*-?[ \t]*list)?)\)[ \t]*$",
-    re.MULTILINE | re.IGNORECASE,
-)
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_DATE_LINE = re.compile(
-    rf"^[ \t]*(?P<date>(?:{_MONTHS})[ \t]+\d{{1,2}},?[ \t]+\d{{4}}|\d{{1,2}}[ \t]+(?:{_MONTHS})[ \t]+\d{{4}})[ \t]*$",
-    re.MULTILINE,
-)
-# An office named on a line of its own ("Office to Monitor and Combat Trafficking in Persons",
-# "Released by the Bureau of ..."): the report's author.
-_OFFICE_LINE = re.compile(
-    r"^[ \t]*(?:Released by[ \t]+(?:the[ \t]+)?)?"
-    r"(?P<office>(?:Office|Bureau)[ \t]+(?:of|to|for)[ \t][^\n.]{3,90}?)[ \t]*$",
-    re.MULTILINE,
-)
-_SMALL_WORDS = frozenset({"and", "of", "the", "in", "on", "for", "to"})
 
 
 @dataclass(frozen=True)
@@ -73,22 +55,22 @@ def header_fields(text: str, spans: Sequence[tuple[int, int]] | None = None) -> 
         if value and name not in found:
             found[name] = Field(name, value, start, end)
 
-    pairs = list(_KEY_VALUE.finditer(head))
+    pairs = list(KEY_VALUE_LINE.finditer(head))
     for m in pairs:
         # A "Key Value" line is a header field only beside another one: a lone "Country Narratives --
         # Countries H through P" is a heading, not a country.
         if any(o is not m and _adjacent(head, m, o) for o in pairs):
-            add(_KEYS.get(m.group(1), m.group(1).lower()), m.group(2), m.start(), m.end())
-    tier = _TIER_LINE.search(head)
+            add(KEY_FIELDS.get(m.group(1), m.group(1).lower()), m.group(2), m.start(), m.end())
+    tier = TIER_LINE.search(head)
     if tier:
         line = (tier.start(), tier.end())
         add("country", _name_case(tier.group("country").strip()), *line)
         add("tier", normal_tier(tier.group("level"), bool(tier.group("watch"))), *line)
     limit = tier.start() if tier else len(head)
-    date = _DATE_LINE.search(head, 0, limit)
+    date = DATE_LINE.search(head, 0, limit)
     if date:
         add("date", date.group("date"), date.start("date"), date.end("date"))
-    office = _OFFICE_LINE.search(head, 0, limit)
+    office = OFFICE_LINE.search(head, 0, limit)
     if office:
         add("author", office.group("office"), office.start("office"), office.end("office"))
     title = _title_line(head, limit, [f for f in found.values()])
@@ -128,7 +110,7 @@ def _name_case(name: str) -> str:
     if not name.isupper():
         return name
     words = name.lower().split()
-    return " ".join(w if i and w in _SMALL_WORDS else w.capitalize() for i, w in enumerate(words))
+    return " ".join(w if i and w in LOWER_IN_NAMES else w.capitalize() for i, w in enumerate(words))
 
 
 def _adjacent(text: str, a: re.Match[str], b: re.Match[str]) -> bool:
@@ -148,11 +130,11 @@ def _title_line(head: str, limit: int, fields: list[Field]) -> tuple[str, int, i
         value = line.strip().lstrip("#").strip()
         if not value or any(s <= start + len(line) - len(line.lstrip()) < e for s, e in taken):
             continue
-        if len(value) > 150 or value[-1] in ".!?,;:" or _KEY_VALUE.match(line) or _DATE_LINE.match(line):
+        if len(value) > MAX_TITLE_CHARS or value[-1] in ".!?,;:" or KEY_VALUE_LINE.match(line) or DATE_LINE.match(line):
             continue
         offset = start + line.index(value)
         lines.append((value, offset, offset + len(value)))
-    named = [line for line in lines if re.search(r"\breport\b", line[0], re.IGNORECASE)]
+    named = [line for line in lines if REPORT_WORD.search(line[0])]
     chosen = named or lines
     return chosen[0] if chosen else None
 

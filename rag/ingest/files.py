@@ -22,6 +22,7 @@ from typing import Any
 from rag.ingest.fields import HEADER_CHARS, header_fields
 from rag.ingest.pdf import page_text, pdf_prose
 from rag.ingest.sentences import Span, sentences
+from rag.language import FURNITURE, INSTRUCTION
 from rag.types import Document
 
 log = logging.getLogger(__name__)
@@ -36,24 +37,18 @@ READER_CHANGES = {
     4: "header fields: tier headings in capitals, a date or an office on a line of its own",
 }
 
-# Lines of web-archive furniture that are not part of a report.
-_FURNITURE = re.compile(
-    r"^[ \t]*(?:Last Updated:.*|Search Refworld|Cite as .*|Disclaimer.*|Print\s*|Share\s*)[ \t]*$",
-    re.MULTILINE,
-)
-# PDF layout: a line that ends a sentence; a word broken with a hyphen at a line's end; a list item.
 _META_KEYS = ("title", "publisher", "author", "date", "country")
+# A metadata sidecar holds a few fields: one over a megabyte is refused. Chosen by hand.
 _SIDECAR_MAX_BYTES = 1_000_000
-# Sentences written to a language model rather than to a reader: orders to drop the prompt's
-# instructions, role labels, chat-template tokens. Official reports have no use for them.
-_INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:(?:of\s+)?(?:the|your|these|my)\s+)?"
-    r"(?:previous|prior|above|earlier|preceding|system|original)\s+(?:instructions|prompts?|directions|rules)\b"
-    r"|\b(?:developer|jailbreak|god)\s+mode\b|\bsystem\s+prompt\b"
-    r"|<\|[a-z_]+\|>|\[/?INST\]|<</?SYS>>"
-    r"|^[ \t]*(?:system|assistant)[ \t]*:",
-    re.IGNORECASE | re.MULTILINE,
-)
+# The largest file read when the caller gives no limit: the default of RAG_MAX_FILE_BYTES (rag/settings.py).
+MAX_FILE_BYTES = 50_000_000
+# A text file is judged binary by its first this many bytes; chosen by hand.
+SNIFF_BYTES = 8192
+# ... when more than this share of them are control characters (tabs and line breaks aside); chosen by hand.
+MAX_CONTROL_SHARE = 0.05
+# A document id is its file name's slug, at most this long, then this many hex digits of its SHA-256.
+SLUG_CHARS = 60
+ID_HEX_DIGITS = 8
 
 
 class IngestError(ValueError):
@@ -76,7 +71,7 @@ class IngestLimits:
     symlink inside a given folder that leads out of it is refused.
     """
 
-    max_bytes: int = 50_000_000
+    max_bytes: int = MAX_FILE_BYTES
     allowed_roots: tuple[Path, ...] = ()
 
 
@@ -92,7 +87,7 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 def load_documents(
-    paths: Iterable[Path], max_bytes: int = 50_000_000, allowed_roots: Sequence[Path] = ()
+    paths: Iterable[Path], max_bytes: int = MAX_FILE_BYTES, allowed_roots: Sequence[Path] = ()
 ) -> tuple[list[Document], list[Skipped]]:
     """Read every supported file; files that cannot be read, or lie outside the allowed roots, are skipped."""
     paths = list(paths)
@@ -133,7 +128,7 @@ def check_allowed(path: Path, roots: Sequence[Path]) -> None:
         )
 
 
-def load_document(path: Path, max_bytes: int = 50_000_000) -> Document:
+def load_document(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
     """One file -> one Document, or IngestError saying why not."""
     if not path.is_file():
         raise IngestError(f"{path} is not a readable file")
@@ -167,7 +162,7 @@ def load_document(path: Path, max_bytes: int = 50_000_000) -> Document:
     sha = hashlib.sha256(raw).hexdigest()
     known = {k: str(meta.pop(k, "") or "") for k in _META_KEYS}
     return Document(
-        doc_id=f"{_slug(path.stem)}-{sha[:8]}",
+        doc_id=f"{_slug(path.stem)}-{sha[:ID_HEX_DIGITS]}",
         text=text,
         spans=tuple(spans),
         title=known["title"] or path.stem,
@@ -191,7 +186,7 @@ def content_spans(text: str) -> list[Span]:
     """
     spans: list[Span] = []
     pos = 0
-    for m in _FURNITURE.finditer(text):
+    for m in FURNITURE.finditer(text):
         spans.append((pos, m.start()))
         pos = m.end()
     spans.append((pos, len(text)))
@@ -222,7 +217,7 @@ def without_instructions(text: str, spans: Sequence[Span]) -> tuple[list[Span], 
     for start, end in spans:
         pos = start
         for s, e in sentences(text, start, end):
-            if _INSTRUCTION.search(text[s:e]):
+            if INSTRUCTION.search(text[s:e]):
                 kept.extend(_trimmed(text, pos, s))
                 dropped.append((s, e))
                 pos = e
@@ -247,14 +242,14 @@ def header_metadata(text: str) -> dict[str, str]:
 
 
 def _decode(raw: bytes) -> str:
-    if b"\x00" in raw[:8192]:
+    if b"\x00" in raw[:SNIFF_BYTES]:
         raise IngestError("looks like a binary file (NUL bytes), not text")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = raw.decode("cp1252", errors="replace")
-    control = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\n\r\t\f")
-    if control > 0.05 * max(1, min(len(text), 8192)):
+    control = sum(1 for ch in text[:SNIFF_BYTES] if ord(ch) < 32 and ch not in "\n\r\t\f")
+    if control > MAX_CONTROL_SHARE * max(1, min(len(text), SNIFF_BYTES)):
         raise IngestError("looks like a binary file (control characters), not text")
     return text
 
@@ -339,4 +334,4 @@ def _sidecar(path: Path) -> dict[str, str]:
 
 def _slug(name: str) -> str:
     """A file name as a lower-case id fragment: 'TIP 2007 (NK)' -> 'tip-2007-nk'."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "doc"
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:SLUG_CHARS] or "doc"

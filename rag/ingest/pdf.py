@@ -19,8 +19,16 @@ _BULLET = re.compile(
     r"|\(?(?:\d{1,2}|[a-z]|[ivx]{1,4})\)\s"  # "(a) item", "1) item", "(iv) item"
     r"|\d{1,2}\.\s+[A-Z])"  # "1. Item" (a wrapped "2007. The" has too many digits)
 )
-# Page furniture (running headers, footers, page numbers) is looked for among this many lines at each page's edges.
+# Page furniture (running headers, footers, page numbers) is looked for among this many lines at each page's
+# edges, and is a line that repeats there on at least FURNITURE_PAGES pages (and half of them). Chosen by hand.
 _EDGE_LINES = 2
+FURNITURE_PAGES = 2
+# A full line is as long as this share of the document's lines or longer (a percentile); chosen by hand.
+FULL_LINE_QUANTILE = 0.8
+# A line shorter than this share of a full line can be a heading; one ending a sentence shorter than this
+# other share ends its paragraph. Both chosen by hand.
+HEADING_SHARE = 0.6
+PARAGRAPH_END_SHARE = 0.75
 
 
 def pdf_prose(pages: Sequence[str]) -> tuple[str, tuple[int, ...]]:
@@ -75,7 +83,7 @@ def _without_furniture(pages: list[list[str]]) -> list[list[str]]:
         body = [line for line in page if line]
         for key in {_furniture_key(line) for line in body[:_EDGE_LINES] + body[-_EDGE_LINES:]}:
             seen[key] = seen.get(key, 0) + 1
-    repeated = {key for key, n in seen.items() if n >= 2 and 2 * n >= len(pages)}
+    repeated = {key for key, n in seen.items() if n >= FURNITURE_PAGES and 2 * n >= len(pages)}
     result = []
     for page in pages:
         body = list(page)
@@ -94,7 +102,7 @@ def _furniture_key(line: str) -> str:
 def _typical_length(pages: list[list[str]]) -> int:
     """The length of a full line: the 80th percentile of the document's line lengths (few lines are longer)."""
     lengths = sorted(len(line) for page in pages for line in page if line)
-    return lengths[int(0.8 * (len(lengths) - 1))] if lengths else 0
+    return lengths[int(FULL_LINE_QUANTILE * (len(lengths) - 1))] if lengths else 0
 
 
 def _pdf_paragraphs(lines: list[str], typical: int) -> list[str]:
@@ -116,9 +124,9 @@ def _pdf_paragraphs(lines: list[str], typical: int) -> list[str]:
             prev, prev_heading = "", False
             continue
         after_end = not prev or prev_heading or bool(_SENTENCE_END.search(prev))
-        short = len(line) < 0.6 * typical
+        short = len(line) < HEADING_SHARE * typical
         heading = after_end and short and line[-1] not in ".,;:!?-" and (line[0].isupper() or line[0].isdigit())
-        ends = bool(_SENTENCE_END.search(prev)) and len(prev) < 0.75 * typical
+        ends = bool(_SENTENCE_END.search(prev)) and len(prev) < PARAGRAPH_END_SHARE * typical
         if not prev or heading or prev_heading or ends or _BULLET.match(line):
             paras.append(line)
         else:
@@ -145,8 +153,12 @@ def _join_lines(first: str, second: str) -> tuple[str, int]:
     return f"{first} {second}", len(first) + 1
 
 
-# A gap between two lines this many times the page's usual line spacing is a paragraph break.
+# A gap between two lines this many times the page's usual line spacing is a paragraph break. Chosen by hand.
 PARAGRAPH_GAP = 1.5
+# Text pieces whose baselines differ by at most this (PDF points) are on one line. Chosen by hand.
+SAME_LINE_POINTS = 0.5
+# Fewer text lines than this give no usual spacing to compare gaps with.
+MIN_GAP_LINES = 3
 
 
 def page_text(page: Any) -> str:
@@ -162,12 +174,12 @@ def page_text(page: Any) -> str:
     def visit(text: str, cm: Sequence[float], tm: Sequence[float], _font: Any, _size: Any) -> None:
         if text.strip():
             y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
-            if not heights or abs(heights[-1] - y) > 0.5:
+            if not heights or abs(heights[-1] - y) > SAME_LINE_POINTS:
                 heights.append(y)
 
     text = page.extract_text(visitor_text=visit) or ""
     lines = text.split("\n")
-    if len(heights) < 3 or len(heights) != sum(1 for line in lines if line.strip()):
+    if len(heights) < MIN_GAP_LINES or len(heights) != sum(1 for line in lines if line.strip()):
         return text
     gaps = [a - b for a, b in pairwise(heights)]
     downward = sorted(g for g in gaps if g > 0)

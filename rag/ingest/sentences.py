@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import re
 
+from rag.language import ABBREVIATIONS, OPENERS
+
 Span = tuple[int, int]
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
@@ -18,28 +20,15 @@ _CANDIDATE = re.compile(r"[.!?]+[\"'\u2019\u201d)\]]*(?=\s)")
 _NON_SPACE = re.compile(r"\S")
 _NEXT_WORD = re.compile(r"\s+([\"'\u2018\u201c(\[]?)(\S+)")
 
-_ABBREVIATIONS = frozenset(
-    """
-    mr mrs ms dr prof st no nos art arts para paras sec vol fig etc e.g i.e vs cf approx jan feb mar
-    apr jun jul aug sep sept oct nov dec inc ltd co corp dept gov govt
-    """.split()
-)
-# A line this short that ends without punctuation is a heading or a header field.
+# A line this short that ends without punctuation is a heading or a header field. Chosen by hand.
 _SHORT_LINE = 60
-# English words that open a sentence; after an initialism, these (and the words that open a
-# sentence elsewhere in the same document) signal a new sentence.
-_OPENERS = frozenset(
-    """
-    the a an in on at it its this that these those there their they he she we i his her however
-    although while when after before since during despite according many most some several
-    all each one two no none nor but and or yet so also
-    """.split()
-)
+# Documents whose sentence openers are remembered (the same document is split many times); chosen by hand.
+_DOCUMENTS_CACHED = 16
 # An unambiguous sentence end: a lower-case word, a full stop, the next sentence's first word.
 _PLAIN_END = re.compile(r"\b[a-z]{2,}[.!?]\s+[\"'\u2018\u201c(]?([A-Z][a-z]+)")
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=_DOCUMENTS_CACHED)
 def _document_openers(text: str) -> frozenset[str]:
     """Words that open a sentence somewhere in `text` after an unambiguous end (cached per document).
 
@@ -101,11 +90,11 @@ def _ends_sentence(text: str, punct_start: int, punct_end: int, limit: int) -> b
     bare = token.lstrip("\"'(\u2018\u201c[").lower()
     is_initial = len(bare) == 1 and bare.isalpha()
     is_dotted = "." in bare  # "u.s", "e.g"
-    if is_initial or is_dotted or bare in _ABBREVIATIONS:
+    if is_initial or is_dotted or bare in ABBREVIATIONS:
         if len(word) >= 2 and word[1] == "." and word[0].isalpha():
             return False  # the initialism goes on: "P. R. C."
         opener_word = word.strip("\"'\u2019").lower()
-        return opener_word in _OPENERS or opener_word in _document_openers(text)
+        return opener_word in OPENERS or opener_word in _document_openers(text)
     return True
 
 
