@@ -16,14 +16,17 @@ from typing import Any
 
 import gradio as gr
 
+from rag.ingest.files import FILE_TYPES
+from rag.ingest.uploads import Job, JobStatus, UploadRefused
 from rag.settings import Settings
-from rag.types import Document
-from rag.ingest.uploads import UPLOAD_TYPES, Job, JobStatus, UploadRefused
+from rag.types import METADATA_FIELDS, Document
 from ui.reports import Reports, admin_refusal, is_loopback
 
 POLL_S = 0.4
-# Metadata fields the panel asks for; more can be sent as JSON through POST /api/reports.
-META_FIELDS = (("title", "Title"), ("publisher", "Publisher"), ("date", "Date"), ("country", "Country"))
+# The metadata fields the panel asks for, with their labels; the rest (and more) can be sent as JSON
+# through POST /api/reports.
+META_LABELS = {"title": "Title", "publisher": "Publisher", "date": "Date", "country": "Country"}
+META_FIELDS = tuple(key for key in METADATA_FIELDS if key in META_LABELS)
 
 
 def report_choices(documents: list[Document]) -> list[tuple[str, str]]:
@@ -67,16 +70,16 @@ def build_report_panel(
     """The "Add a report" accordion, hidden until the page's load event shows it (not in the widget)."""
     with gr.Accordion("Add or remove a report", open=False, elem_id="rr-add", visible=False) as panel:
         upload = gr.File(
-            label=f"Report file ({', '.join(UPLOAD_TYPES)}; up to {settings.max_upload_bytes // 1_000_000} MB)",
-            file_types=list(UPLOAD_TYPES),
+            label=f"Report file ({', '.join(FILE_TYPES)}; up to {settings.max_upload_bytes // 1_000_000} MB)",
+            file_types=list(FILE_TYPES),
             file_count="single",
             type="filepath",
             elem_id="rr-upload",
         )
         with gr.Row():
             fields = [
-                gr.Textbox(label=f"{label} (optional)", max_lines=1, elem_id=f"rr-meta-{key}")
-                for key, label in META_FIELDS
+                gr.Textbox(label=f"{META_LABELS[key]} (optional)", max_lines=1, elem_id=f"rr-meta-{key}")
+                for key in META_FIELDS
             ]
         token = gr.Textbox(
             label="Admin token",
@@ -123,7 +126,7 @@ def build_report_panel(
         if not path:
             yield status_html("Choose a file to add first.", kind="error"), *skip
             return
-        meta = {key: v.strip() for (key, _label), v in zip(META_FIELDS, values, strict=True) if v and v.strip()}
+        meta = {key: v.strip() for key, v in zip(META_FIELDS, values, strict=True) if v and v.strip()}
         file = Path(path)
         try:
             with file.open("rb") as f:

@@ -13,11 +13,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from rag.types import Chunk, Document
+from rag.types import METADATA_FIELDS, Chunk, Document
 
 # Only the opening of a text can be its header.
 HEADER_CHARS = 3000
-FIELD_NAMES = ("title", "publisher", "author", "date", "country", "tier")
+FIELD_NAMES = (*METADATA_FIELDS, "tier")
 
 _KEY_VALUE = re.compile(r"^(Publisher|Author|Publication Date|Date|Country|Title)[ \t]+(\S.*?)[ \t]*$", re.MULTILINE)
 _KEYS = {"Publication Date": "date", "Date": "date"}
