@@ -18,16 +18,17 @@ from typing import Any
 import gradio as gr
 from fastapi import FastAPI
 
-from rag.feedback import Feedback, FeedbackError, FeedbackStore, Rating
+from rag.feedback import FeedbackError, FeedbackStore, Rating, utc_now
 from rag.schema import QuestionError, Turn, check_question
 from rag.serialize import answer_json
 from rag.settings import Settings
 from rag.types import Answer, Document, Sources
 from ui.api import STATIC, RequestError, add_routes, validate_ask
-from ui.feedback import add_feedback_routes
+from ui.feedback import add_feedback_routes, feedback_record
 from ui.manage import build_report_panel, report_choices, status_html
 from ui.render import (
     answer_markdown,
+    as_sentence,
     export_markdown,
     header_html,
     passages_html,
@@ -123,7 +124,7 @@ def build_blocks(service: AnswerService, settings: Settings, contributions: Cont
                     yield [*shown, {"role": "assistant", "content": plain_markdown(streamed)}], *[gr.skip()] * 5
         except Busy as err:
             # Not added to the conversation: the question goes back in the box to be sent again.
-            note = str(err)[0].upper() + str(err)[1:] + "."
+            note = as_sentence(str(err))
             gr.Warning(note)
             busy_chat = [*shown, {"role": "assistant", "content": plain_markdown(note)}]
             yield busy_chat, gr.skip(), gr.skip(), message, gr.skip(), gr.skip()
@@ -187,12 +188,13 @@ def build_blocks(service: AnswerService, settings: Settings, contributions: Cont
             return gr.skip(), gr.skip(), gr.skip()
         rating = Rating.HELPFUL if evt.liked is True else Rating.WRONG
         answer = answers[turn]
-        record = Feedback(
+        record = feedback_record(
             question=answer.question,
             answer=answer_json(answer),
             rating=rating,
-            history=tuple(t.model_dump() for t in pipeline_history(answers[:turn])),
-            provenance=dict(provenance()),
+            history=pipeline_history(answers[:turn]),
+            provenance=provenance(),
+            created=utc_now(),
         )
         try:
             new_id = feedback.add(record)

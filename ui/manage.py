@@ -20,6 +20,7 @@ from rag.ingest.files import FILE_TYPES
 from rag.ingest.uploads import Job, JobStatus, UploadRefused
 from rag.settings import Settings
 from rag.types import METADATA_FIELDS, Document
+from ui.render import as_sentence
 from ui.reports import Reports, admin_refusal, is_loopback
 
 POLL_S = 0.4
@@ -121,7 +122,7 @@ def build_report_panel(
         skip = (gr.skip(),) * (3 + len(fields))
         why = refusal(request, typed_token)
         if why:
-            yield status_html(why[0].upper() + why[1:] + ".", kind="error"), *skip
+            yield status_html(as_sentence(why), kind="error"), *skip
             return
         if not path:
             yield status_html("Choose a file to add first.", kind="error"), *skip
@@ -133,7 +134,7 @@ def build_report_panel(
                 data = f.read(settings.max_upload_bytes + 1)
             job = library.add(file.name, data, json.dumps(meta) if meta else None)
         except UploadRefused as err:
-            yield status_html(str(err)[0].upper() + str(err)[1:] + ".", kind="error"), *skip
+            yield status_html(as_sentence(str(err)), kind="error"), *skip
             return
         except OSError as err:
             yield status_html(f"The upload could not be read ({err.strerror or err}).", kind="error"), *skip
@@ -154,7 +155,7 @@ def build_report_panel(
     def remove_report(doc_id: str | None, typed_token: str, selected: list[str] | None, request: gr.Request):
         why = refusal(request, typed_token)
         if why:
-            return status_html(why[0].upper() + why[1:] + ".", kind="error"), gr.skip(), gr.skip()
+            return status_html(as_sentence(why), kind="error"), gr.skip(), gr.skip()
         if not doc_id:
             return status_html("Choose the report to remove.", kind="error"), gr.skip(), gr.skip()
         try:
@@ -162,7 +163,7 @@ def build_report_panel(
         except KeyError:
             message = status_html("That report is no longer indexed.", kind="error")
         except UploadRefused as err:
-            message = status_html(str(err)[0].upper() + str(err)[1:] + ".", kind="error")
+            message = status_html(as_sentence(str(err)), kind="error")
         else:
             message = status_html(f"Removed {removed.title}.", kind="ok")
         return message, *refreshed(selected)
