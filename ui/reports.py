@@ -17,9 +17,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from rag.ingest.uploads import Job, UploadRefused
 from rag.settings import Settings
 from rag.types import Document
-from rag.ingest.uploads import Job, UploadRefused
 
 # Room for the multipart framing and the metadata field around the file itself.
 _FORM_OVERHEAD = 64_000
