@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
 import gradio as gr
@@ -23,7 +24,7 @@ from rag.schema import QuestionError, Turn, check_question
 from rag.serialize import answer_json
 from rag.settings import Settings
 from rag.types import Answer, Document, Sources
-from ui.api import STATIC, RequestError, add_routes, validate_ask
+from ui.api import STATIC, RequestError, add_routes, validate_ask, validate_search
 from ui.feedback import add_feedback_routes, feedback_record
 from ui.manage import build_report_panel, report_choices, status_html
 from ui.render import (
@@ -60,6 +61,7 @@ EXAMPLES = [
 ]
 # Searches run this many at a time in their own Gradio queue, never behind the answers' queue.
 SEARCH_CONCURRENCY = 4
+SEARCH_PROMPT = '<p class="rr-empty">Type a question to see the passages that answer it.</p>'
 
 
 def _asset(name: str) -> str:
@@ -157,12 +159,13 @@ def build_blocks(service: AnswerService, settings: Settings, contributions: Cont
 
     def search(query: str) -> str:
         """Ranked passages for a query, as HTML."""
-        query = (query or "").strip()
-        if not query:
-            return '<p class="rr-empty">Type a question to see the passages that answer it.</p>'
-        if len(query) > settings.max_question_chars:
-            return f'<p class="rr-empty">The question is too long (limit {settings.max_question_chars} characters).</p>'
-        return passages_html(service.search(query, settings.top_k))
+        if not (query or "").strip():
+            return SEARCH_PROMPT
+        try:
+            req = validate_search({"query": query}, settings.max_question_chars)
+        except RequestError as err:
+            return f'<p class="rr-empty">{escape(as_sentence(str(err)))}</p>'
+        return passages_html(service.search(req.query, settings.top_k))
 
     def pick_example(evt: gr.SelectData) -> str:
         return str(evt.value["text"])
