@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from rag.schema import MAX_HISTORY_TURNS, Turn, parse_history, turn_limit
 from rag.serialize import hit_json
+from rag.settings import RetrievalMode
 from rag.text import squash
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="ranked passages for a query, no generation")
     p.add_argument("query")
     p.add_argument("--k", type=int, default=None, help="how many passages (default: RAG_TOP_K)")
-    p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], help="retrieval method (default: hybrid)")
+    p.add_argument("--mode", choices=[m.value for m in RetrievalMode], help="retrieval method (default: hybrid)")
     p.add_argument(
         "--filter",
         action="append",

@@ -6,9 +6,11 @@ import argparse
 from pathlib import Path
 
 from app.cli import EXIT_OK, UsageError, say, settings_from
+from rag.settings import RetrievalMode
 
 JUDGES = ["lexical", "model", "combined"]
-MODES = ("dense", "bm25", "hybrid")
+# Every mode, the table's rows running from the single methods to their fusion.
+MODES = (RetrievalMode.DENSE, RetrievalMode.BM25, RetrievalMode.HYBRID)
 
 
 def register(sub) -> None:
@@ -126,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
         modes = [m.strip() for m in args.modes.split(",") if m.strip()]
         for m in modes:
-            if m not in MODES:
+            if m not in {mode.value for mode in RetrievalMode}:
                 raise UsageError(f"unknown mode {m!r}; choose from {', '.join(MODES)}")
         print(run_retrieval_eval(settings, args.dataset, modes, say=say))
     return EXIT_OK

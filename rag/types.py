@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+# The metadata a report has a field of its own for (`Document`); any other key is kept in `Document.extra`.
+METADATA_FIELDS = ("title", "publisher", "author", "date", "country")
+
 
 @dataclass(frozen=True)
 class Document:

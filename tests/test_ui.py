@@ -8,7 +8,8 @@ from fastapi.testclient import TestClient
 from rag.answer.pipeline import ABSTAIN_TEXT
 from rag.settings import Settings
 from tests.fakes import EVIL_TITLE, PRISON_QUESTION, JudgingModel, fake_pipeline
-from ui.app import chat_messages, create_app, pipeline_history
+from ui.app import create_app
+from ui.chat import chat_messages, pipeline_history
 from ui.render import (
     answer_markdown,
     export_markdown,
@@ -152,7 +153,7 @@ def test_markers_without_a_citation_stay_plain_text(answer):
 
 def test_the_picker_lists_every_report_and_tells_same_titles_apart():
     from rag.types import Document
-    from ui.app import report_filters
+    from ui.chat import report_filters
     from ui.manage import report_choices
 
     docs = [

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from rag.feedback import Feedback, FeedbackError, FeedbackStore, utc_now
-from rag.schema import FeedbackRequest, QuestionError, parse
+from rag.feedback import Feedback, FeedbackError, FeedbackStore, Rating, utc_now
+from rag.schema import FeedbackRequest, QuestionError, Turn, parse
 from ui.api import RequestError, decode_body
 
 log = logging.getLogger(__name__)
@@ -26,14 +26,23 @@ def validate_feedback(data: Any, max_chars: int) -> FeedbackRequest:
         raise RequestError(str(err)) from err
 
 
-def feedback_record(req: FeedbackRequest, provenance: Mapping[str, str], created: str) -> Feedback:
-    """The record the store keeps for a validated request."""
+def feedback_record(
+    *,
+    question: str,
+    answer: Mapping[str, Any],
+    rating: Rating,
+    history: Iterable[Turn],
+    provenance: Mapping[str, str],
+    created: str,
+    note: str = "",
+) -> Feedback:
+    """The record the store keeps for a reader's verdict, given in the chat or through the API."""
     return Feedback(
-        question=req.question,
-        answer=req.answer,
-        rating=req.rating,
-        history=tuple({"role": t.role, "content": t.content} for t in req.history),
-        note=req.note,
+        question=question,
+        answer=answer,
+        rating=rating,
+        history=tuple({"role": t.role, "content": t.content} for t in history),
+        note=note,
         provenance=dict(provenance),
         created=created,
     )
@@ -57,7 +66,15 @@ def add_feedback_routes(
             req = validate_feedback(decode_body(await request.body()), max_question_chars)
         except RequestError as err:
             return JSONResponse({"error": str(err)}, status_code=err.status)
-        record = feedback_record(req, provenance(), clock())
+        record = feedback_record(
+            question=req.question,
+            answer=req.answer,
+            rating=req.rating,
+            history=req.history,
+            provenance=provenance(),
+            created=clock(),
+            note=req.note,
+        )
         try:
             new_id = await run_in_threadpool(store.add, record)
         except FeedbackError as err:

@@ -16,14 +16,18 @@ from typing import Any
 
 import gradio as gr
 
-from rag.ingest.uploads import UPLOAD_TYPES, Job, JobStatus, UploadRefused
+from rag.ingest.files import FILE_TYPES
+from rag.ingest.uploads import Job, JobStatus, UploadRefused
 from rag.settings import Settings
-from rag.types import Document
+from rag.types import METADATA_FIELDS, Document
+from ui.render import as_sentence
 from ui.reports import Reports, admin_refusal, is_loopback
 
 POLL_S = 0.4
-# Metadata fields the panel asks for; more can be sent as JSON through POST /api/reports.
-META_FIELDS = (("title", "Title"), ("publisher", "Publisher"), ("date", "Date"), ("country", "Country"))
+# The metadata fields the panel asks for, with their labels; the rest (and more) can be sent as JSON
+# through POST /api/reports.
+META_LABELS = {"title": "Title", "publisher": "Publisher", "date": "Date", "country": "Country"}
+META_FIELDS = tuple(key for key in METADATA_FIELDS if key in META_LABELS)
 
 
 def report_choices(documents: list[Document]) -> list[tuple[str, str]]:
@@ -67,16 +71,16 @@ def build_report_panel(
     """The "Add a report" accordion, hidden until the page's load event shows it (not in the widget)."""
     with gr.Accordion("Add or remove a report", open=False, elem_id="rr-add", visible=False) as panel:
         upload = gr.File(
-            label=f"Report file ({', '.join(UPLOAD_TYPES)}; up to {settings.server.max_upload_bytes // 1_000_000} MB)",
-            file_types=list(UPLOAD_TYPES),
+            label=f"Report file ({', '.join(FILE_TYPES)}; up to {settings.server.max_upload_bytes // 1_000_000} MB)",
+            file_types=list(FILE_TYPES),
             file_count="single",
             type="filepath",
             elem_id="rr-upload",
         )
         with gr.Row():
             fields = [
-                gr.Textbox(label=f"{label} (optional)", max_lines=1, elem_id=f"rr-meta-{key}")
-                for key, label in META_FIELDS
+                gr.Textbox(label=f"{META_LABELS[key]} (optional)", max_lines=1, elem_id=f"rr-meta-{key}")
+                for key in META_FIELDS
             ]
         token = gr.Textbox(
             label="Admin token",
@@ -118,19 +122,19 @@ def build_report_panel(
         skip = (gr.skip(),) * (3 + len(fields))
         why = refusal(request, typed_token)
         if why:
-            yield status_html(why[0].upper() + why[1:] + ".", kind="error"), *skip
+            yield status_html(as_sentence(why), kind="error"), *skip
             return
         if not path:
             yield status_html("Choose a file to add first.", kind="error"), *skip
             return
-        meta = {key: v.strip() for (key, _label), v in zip(META_FIELDS, values, strict=True) if v and v.strip()}
+        meta = {key: v.strip() for key, v in zip(META_FIELDS, values, strict=True) if v and v.strip()}
         file = Path(path)
         try:
             with file.open("rb") as f:
                 data = f.read(settings.server.max_upload_bytes + 1)
             job = library.add(file.name, data, json.dumps(meta) if meta else None)
         except UploadRefused as err:
-            yield status_html(str(err)[0].upper() + str(err)[1:] + ".", kind="error"), *skip
+            yield status_html(as_sentence(str(err)), kind="error"), *skip
             return
         except OSError as err:
             yield status_html(f"The upload could not be read ({err.strerror or err}).", kind="error"), *skip
@@ -151,7 +155,7 @@ def build_report_panel(
     def remove_report(doc_id: str | None, typed_token: str, selected: list[str] | None, request: gr.Request):
         why = refusal(request, typed_token)
         if why:
-            return status_html(why[0].upper() + why[1:] + ".", kind="error"), gr.skip(), gr.skip()
+            return status_html(as_sentence(why), kind="error"), gr.skip(), gr.skip()
         if not doc_id:
             return status_html("Choose the report to remove.", kind="error"), gr.skip(), gr.skip()
         try:
@@ -159,7 +163,7 @@ def build_report_panel(
         except KeyError:
             message = status_html("That report is no longer indexed.", kind="error")
         except UploadRefused as err:
-            message = status_html(str(err)[0].upper() + str(err)[1:] + ".", kind="error")
+            message = status_html(as_sentence(str(err)), kind="error")
         else:
             message = status_html(f"Removed {removed.title}.", kind="ok")
         return message, *refreshed(selected)

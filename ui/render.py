@@ -17,6 +17,11 @@ RELATED_PASSAGES = 3
 SOURCES_OPEN = '<div class="rr-sources" tabindex="0" role="region" aria-label="Sources">'
 
 
+def as_sentence(text: str) -> str:
+    """A message as a sentence of its own: capital first letter, full stop."""
+    return text[:1].upper() + text[1:] + "."
+
+
 def header_html(documents: Sequence[Document]) -> str:
     """The loaded reports with their metadata."""
     rows = []

@@ -14,14 +14,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rag.language import DATE_LINE, KEY_FIELDS, KEY_VALUE_LINE, LOWER_IN_NAMES, OFFICE_LINE, REPORT_WORD, TIER_LINE
-from rag.types import Chunk, Document
+from rag.types import METADATA_FIELDS, Chunk, Document
 
 # Only the opening of a text can be its header. Chosen by hand; the header lines of the shipped reports
 # all end by character 715.
 HEADER_CHARS = 3000
 # A header line longer than this is prose, not a title. Chosen by hand.
 MAX_TITLE_CHARS = 150
-FIELD_NAMES = ("title", "publisher", "author", "date", "country", "tier")
+FIELD_NAMES = (*METADATA_FIELDS, "tier")
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,12 @@ from rag.ingest.fields import HEADER_CHARS, header_fields
 from rag.ingest.pdf import page_text, pdf_prose
 from rag.ingest.sentences import Span, sentences
 from rag.language import FURNITURE, INSTRUCTION
-from rag.types import Document
+from rag.types import METADATA_FIELDS, Document
 
 log = logging.getLogger(__name__)
 
-SUPPORTED = (".txt", ".md", ".html", ".htm", ".pdf")
+# The file types a report may come as, from a folder or an upload.
+FILE_TYPES = (".txt", ".md", ".html", ".htm", ".pdf")
 # The version of what the readers make of a file. Raise it (and say what changed) whenever the same
 # file would now give a different Document, so that indexes built by an older reader are rebuilt.
 READER_VERSION = 4
@@ -37,7 +38,6 @@ READER_CHANGES = {
     4: "header fields: tier headings in capitals, a date or an office on a line of its own",
 }
 
-_META_KEYS = ("title", "publisher", "author", "date", "country")
 # A metadata sidecar holds a few fields: one over a megabyte is refused. Chosen by hand.
 _SIDECAR_MAX_BYTES = 1_000_000
 # The largest file read when the caller gives no limit: the default of RAG_MAX_FILE_BYTES (rag/settings.py).
@@ -80,7 +80,7 @@ def discover(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if child.is_file() and child.suffix.lower() in SUPPORTED and not child.name.startswith("."):
+                if child.is_file() and child.suffix.lower() in FILE_TYPES and not child.name.startswith("."):
                     yield child
         else:
             yield path
@@ -133,8 +133,8 @@ def load_document(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
     if not path.is_file():
         raise IngestError(f"{path} is not a readable file")
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED:
-        raise IngestError(f"unsupported file type {suffix!r} (supported: {', '.join(SUPPORTED)})")
+    if suffix not in FILE_TYPES:
+        raise IngestError(f"unsupported file type {suffix!r} (supported: {', '.join(FILE_TYPES)})")
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -160,7 +160,7 @@ def load_document(path: Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
         raise IngestError("no text found" + (" (only instructions to a language model)" if dropped else ""))
     meta = {**header_metadata(text), **meta, **_sidecar(path)}
     sha = hashlib.sha256(raw).hexdigest()
-    known = {k: str(meta.pop(k, "") or "") for k in _META_KEYS}
+    known = {k: str(meta.pop(k, "") or "") for k in METADATA_FIELDS}
     return Document(
         doc_id=f"{_slug(path.stem)}-{sha[:ID_HEX_DIGITS]}",
         text=text,

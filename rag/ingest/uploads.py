@@ -16,12 +16,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from rag.types import Document
+from rag.ingest.files import FILE_TYPES
+from rag.types import METADATA_FIELDS, Document
 
-UPLOAD_TYPES = (".txt", ".md", ".html", ".htm", ".pdf")
 # Limits on an upload's name and metadata (characters, bytes); chosen by hand.
 MAX_NAME_CHARS = 120
-METADATA_FIELDS = ("title", "publisher", "author", "date", "country")
 MAX_METADATA_BYTES = 10_000
 METADATA_KEY_CHARS = 40
 METADATA_VALUE_CHARS = 500
@@ -107,8 +106,8 @@ def check_upload(name: str, data: bytes, max_bytes: int) -> str:
     """The safe file name if `data` may be added as a report; UploadRefused (413, 415, 400) if not."""
     base = safe_name(name)
     suffix = Path(base).suffix.lower()
-    if suffix not in UPLOAD_TYPES:
-        allowed = ", ".join(UPLOAD_TYPES)
+    if suffix not in FILE_TYPES:
+        allowed = ", ".join(FILE_TYPES)
         raise UploadRefused(f"{base} is a {suffix or 'file without a type'}; reports can be {allowed}", 415)
     if len(data) > max_bytes:
         limit = f"the limit of {max_bytes:,} bytes (RAG_MAX_UPLOAD_BYTES)"
