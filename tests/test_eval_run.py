@@ -7,9 +7,10 @@ from eval.dataset import DatasetError, load_dataset
 from eval.judge import JudgePair, LexicalJudge, measure
 from eval.metrics import score_prediction, with_unlabelled
 from eval.report import metrics_table, write_report
-from eval.run import read_predictions, run_questions, score_run, write_predictions
+from eval.run import read_predictions, run_questions, score_run
 from rag.answer.abstain import FEATURES, AbstainModel
 from rag.index.store import ChunkingConfig, build_index
+from rag.jsonl import write_jsonl
 from tests.fakes import REPORT_PATH, HashEmbedder, JudgingModel, pipeline_over, write
 
 ROWS = [
@@ -59,7 +60,7 @@ def test_run_score_and_report_with_a_scripted_model(tmp_path, dataset):
     items = load_dataset(dataset)
     predictions = run_questions(pipeline, items)
     assert [p["id"] for p in predictions] == ["x1", "x2"]
-    write_predictions(tmp_path / "out" / "predictions.jsonl", predictions)
+    write_jsonl(tmp_path / "out" / "predictions.jsonl", predictions)
     assert read_predictions(tmp_path / "out" / "predictions.jsonl") == predictions
     docs = {k: d.text for k, d in index.documents.items()}
     scores, metrics = score_run(items, predictions, docs, LexicalJudge().supports)
@@ -129,7 +130,7 @@ def test_curves_plots_several_runs_and_tables_their_aurc(tmp_path, dataset):
             "citations": [],
         },
     ]
-    write_predictions(tmp_path / "p.jsonl", preds)
+    write_jsonl(tmp_path / "p.jsonl", preds)
     table = curves([("one", dataset, tmp_path / "p.jsonl")], tmp_path / "rc.png")
     # x1 answers an unanswerable question, less confidently: risk 0 at coverage 1/2, 1/2 at 2/2.
     assert "| one | 2 | 0.250 | 1.000 | 0.500 |" in table

@@ -14,6 +14,7 @@ from eval.judge import LexicalJudge
 from rag.feedback import MAX_NOTE_CHARS, Feedback, FeedbackError, FeedbackStore, Rating
 from rag.schema import FeedbackRequest, QuestionError, parse
 from rag.index.store import ChunkingConfig, build_index
+from rag.jsonl import read_jsonl
 from tests.fakes import REPORT_PATH, HashEmbedder, fake_settings, pipeline_over, write
 from ui.feedback import UNAVAILABLE, add_feedback_routes
 
@@ -252,10 +253,6 @@ def stored(tmp_path, monkeypatch):
     for n, rating in enumerate([Rating.WRONG, Rating.HELPFUL, Rating.WRONG], start=1):
         store.add(verdict(n, rating))
     return store
-
-
-def read_jsonl(path):
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_export_writes_unlabelled_question_rows(tmp_path, stored, capsys):

@@ -44,6 +44,7 @@ from rag.index.manifest import (
     versions,
 )
 from rag.index.swap import remove_leftovers
+from rag.jsonl import read_jsonl, write_jsonl
 from rag.types import Chunk, Document
 
 __all__ = ["ChunkingConfig", "recorded_inputs", "remove_leftovers", "stale_reason"]  # re-exported for callers
@@ -140,8 +141,8 @@ def build_index(
     except OSError as err:
         raise _write_error(index_dir, err, vectors) from err
     try:
-        _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in docs))
-        _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in chunks))
+        write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in docs))
+        write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in chunks))
         np.save(tmp / "vectors.npy", vectors)
         _save_dense(dense, tmp / "dense.faiss")
         lexical.save(tmp / "bm25")
@@ -216,8 +217,8 @@ def _load_build(path: Path, mmap: bool) -> CorpusIndex:
         for name, digest in manifest.files.items():
             if sha256(path / name) != digest:
                 raise IndexCorrupt(f"{path / name} does not match its checksum; run `rag index --rebuild`")
-        documents = {d["doc_id"]: _document(d) for d in _read_jsonl(path / "documents.jsonl")}
-        chunks = tuple(Chunk(**c) for c in _read_jsonl(path / "chunks.jsonl"))
+        documents = {d["doc_id"]: _document(d) for d in read_jsonl(path / "documents.jsonl")}
+        chunks = tuple(Chunk(**c) for c in read_jsonl(path / "chunks.jsonl"))
         vectors = np.load(path / "vectors.npy", mmap_mode="r" if mmap else None)
         dense = DenseIndex.load(path / "dense.faiss", mmap=mmap)
         lexical = LexicalIndex.load(path / "bm25", mmap=mmap)
@@ -290,14 +291,3 @@ def _document(row: dict) -> Document:
     row["extra"] = tuple(tuple(e) for e in row["extra"])
     row["pages"] = tuple(row.get("pages", ()))  # absent from builds made before documents had pages
     return Document(**row)
-
-
-def _write_jsonl(path: Path, rows) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
