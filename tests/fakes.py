@@ -171,24 +171,23 @@ def fake_settings(index_dir: Path, **values) -> Settings:
     return Settings(**{"index_dir": index_dir, "abstain_threshold": 1.0, "support_threshold": 1.0, **values})
 
 
-def pipeline_over(index, generator, embedder=None, **values):
-    """The pipeline over an index already built, with a fake generator (a str is a scripted reply)."""
+def fake_build(settings: Settings, generator, embedder=None, index=None):
+    """The product as app.build builds it from `settings`, with fake models (a str is a scripted reply)."""
     from app.build import build
 
     if isinstance(generator, str):
         generator = ScriptedGenerator(generator)
-    settings = fake_settings(index.path, **values)
-    return build(
-        settings, say=lambda _m: None, embedder=embedder or HashEmbedder(), generator=generator, index=index
-    ).pipeline
+    return build(settings, say=lambda _m: None, embedder=embedder or HashEmbedder(), generator=generator, index=index)
+
+
+def fake_pipeline_over(index, generator, embedder=None, **values):
+    """The pipeline over an index already built, with fake models (a str is a scripted reply)."""
+    return fake_build(fake_settings(index.path, **values), generator, embedder, index).pipeline
 
 
 def fake_pipeline(folder: Path, *replies: str):
     """The shipped report plus an adversarial one, a hashed embedder and a scripted (or choosing) generator."""
-    from app.build import build
-
     docs = folder / "docs"
     write(docs, "evil.txt", EVIL_TEXT)
     generator = ScriptedGenerator(*replies) if replies else JudgingModel("logging, mining")
-    settings = fake_settings(folder / "idx", corpus=(docs, REPORT_PATH))
-    return build(settings, say=lambda _m: None, embedder=HashEmbedder(), generator=generator).pipeline
+    return fake_build(fake_settings(folder / "idx", corpus=(docs, REPORT_PATH)), generator).pipeline

@@ -11,7 +11,7 @@ from eval.run import read_predictions, run_questions, score_run
 from rag.answer.abstain import FEATURES, AbstainModel
 from rag.index.store import ChunkingConfig, build_index
 from rag.jsonl import write_jsonl
-from tests.fakes import REPORT_PATH, HashEmbedder, JudgingModel, pipeline_over, write
+from tests.fakes import REPORT_PATH, HashEmbedder, JudgingModel, fake_pipeline_over, write
 
 ROWS = [
     {
@@ -56,7 +56,7 @@ def test_run_score_and_report_with_a_scripted_model(tmp_path, dataset):
     index = build_index(tmp_path / "idx", [REPORT_PATH], embedder, ChunkingConfig(600, 1)).index
     # Abstains where the model doubts the sentence it would quote.
     doubting = AbstainModel(coef=(-20.0,) + (0.0,) * (len(FEATURES) - 1), intercept=10.0, threshold=0.5)
-    pipeline = replace(pipeline_over(index, JudgingModel("has not ratified"), embedder), abstain=doubting)
+    pipeline = replace(fake_pipeline_over(index, JudgingModel("has not ratified"), embedder), abstain=doubting)
     items = load_dataset(dataset)
     predictions = run_questions(pipeline, items)
     assert [p["id"] for p in predictions] == ["x1", "x2"]

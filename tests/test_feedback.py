@@ -12,10 +12,10 @@ from eval import commands
 from eval.dataset import load_dataset
 from eval.judge import LexicalJudge
 from rag.feedback import MAX_NOTE_CHARS, Feedback, FeedbackError, FeedbackStore, Rating
-from rag.schema import FeedbackRequest, QuestionError, parse
 from rag.index.store import ChunkingConfig, build_index
 from rag.jsonl import read_jsonl
-from tests.fakes import REPORT_PATH, HashEmbedder, fake_settings, pipeline_over, write
+from rag.schema import FeedbackRequest, QuestionError, parse
+from tests.fakes import REPORT_PATH, HashEmbedder, fake_pipeline_over, fake_settings, write
 from ui.feedback import UNAVAILABLE, add_feedback_routes
 
 ANSWER = {
@@ -371,7 +371,7 @@ def test_eval_run_scores_labelled_rows_and_reports_the_unlabelled_apart(tmp_path
         f.write(json.dumps(labelled) + "\n")
     embedder = HashEmbedder()
     index = build_index(tmp_path / "idx", [REPORT_PATH], embedder, ChunkingConfig(600, 1)).index
-    pipeline = pipeline_over(index, "1\nNorth Korea has not ratified the 2000 UN TIP Protocol.", embedder)
+    pipeline = fake_pipeline_over(index, "1\nNorth Korea has not ratified the 2000 UN TIP Protocol.", embedder)
     docs = {k: d.text for k, d in index.documents.items()}
     loaded = commands.Loaded(pipeline, LexicalJudge().supports, docs)
     monkeypatch.setattr(commands, "load", lambda *_args: loaded)

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from rag.ingest.chunk import chunk_document
 from rag.ingest.files import content_spans
-from rag.schema import QuestionError, check_question
 from rag.ingest.sentences import paragraphs, sentences
+from rag.schema import QuestionError, check_question
 from rag.text import MARKER
 from rag.types import Document
 
@@ -146,10 +146,10 @@ def test_check_question_cleans_or_refuses(question, limit):
 @pytest.fixture(scope="module")
 def report_pipeline(tmp_path_factory):
     from rag.index.store import ChunkingConfig, build_index
-    from tests.fakes import REPORT_PATH, HashEmbedder, pipeline_over
+    from tests.fakes import REPORT_PATH, HashEmbedder, fake_pipeline_over
 
     index = build_index(tmp_path_factory.mktemp("idx"), [REPORT_PATH], HashEmbedder(), ChunkingConfig(600, 1)).index
-    return pipeline_over(index, "x")
+    return fake_pipeline_over(index, "x")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

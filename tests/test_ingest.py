@@ -458,9 +458,9 @@ def test_pdf_prose_joins_only_lower_case_hyphenation_and_continuations():
 
 
 def test_pdf_citation_quotes_the_joined_sentence_and_names_its_page(tmp_path):
-    from rag.serialize import answer_json
     from rag.index.store import ChunkingConfig, build_index
-    from tests.fakes import HashEmbedder, JudgingModel, pipeline_over
+    from rag.serialize import answer_json
+    from tests.fakes import HashEmbedder, JudgingModel, fake_pipeline_over
 
     path = write(tmp_path / "corpus", "tip.pdf", paged_pdf(REPORT_PAGES))
     index = build_index(tmp_path / "idx", [path], HashEmbedder(), ChunkingConfig(400, 1)).index
@@ -468,7 +468,7 @@ def test_pdf_citation_quotes_the_joined_sentence_and_names_its_page(tmp_path):
     assert doc.pages == REPORT_PAGE_STARTS
     for c in index.chunks:
         assert doc.text[c.start : c.end] == c.text
-    pipeline = pipeline_over(index, JudgingModel("reprisals against family members"))
+    pipeline = fake_pipeline_over(index, JudgingModel("reprisals against family members"))
     answer = pipeline.answer("What threat do North Korean workers abroad face?")
     (citation,) = answer.citations
     assert doc.text[citation.quote_start : citation.quote_end] == citation.quote

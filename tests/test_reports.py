@@ -14,11 +14,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.build import build
 from rag.index.store import load_index
 from rag.ingest.uploads import UploadRefused, check_metadata, check_upload, near_duplicate, safe_name
 from tests.browser.support import free_port
-from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, fake_settings
+from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, fake_build, fake_settings
 from tests.pdfs import report_pdf
 
 MONGOLIA = REPORTS / "tip-2007-mongolia.txt"
@@ -35,8 +34,7 @@ class SlowEmbedder(HashEmbedder):
 
 def serve(tmp_path: Path, embedder=None, **values):
     settings = fake_settings(tmp_path / "idx", corpus=(REPORT_PATH,), **values)
-    generator = JudgingModel("logging, mining")
-    application = build(settings, say=lambda _m: None, embedder=embedder or HashEmbedder(), generator=generator)
+    application = fake_build(settings, JudgingModel("logging, mining"), embedder)
     return TestClient(application.web()), settings
 
 
@@ -210,8 +208,7 @@ def test_a_report_from_the_corpus_folder_can_be_removed(tmp_path):
     for path in (REPORT_PATH, RUSSIA):
         (corpus / path.name).write_bytes(path.read_bytes())
     settings = fake_settings(tmp_path / "idx", corpus=(corpus,))
-    generator = JudgingModel("logging, mining")
-    client = TestClient(build(settings, say=lambda _m: None, embedder=HashEmbedder(), generator=generator).web())
+    client = TestClient(fake_build(settings, JudgingModel("logging, mining")).web())
     russia = next(d for d in listed(client) if "russia" in d)
     assert client.delete(f"/api/reports/{russia}").status_code == 200
     index = load_index(settings.index_dir)
