@@ -23,7 +23,7 @@ from rag.index.store import (
     IndexWriteError,
     build_index,
     load_index,
-    remove_leftovers,
+    remove_unfinished_builds,
 )
 from tests.fakes import HashEmbedder, forget_part_packages, install_part_packages, write
 
@@ -192,7 +192,7 @@ def test_leftovers_of_a_live_build_are_kept(tmp_path):
         legacy = builds / ".tmp-q1w2e3r4"  # written before names carried a pid
         legacy.mkdir()
         (tmp_path / f".current-{dead_pid}").symlink_to("builds/nothing")
-        removed = remove_leftovers(tmp_path)
+        removed = remove_unfinished_builds(tmp_path)
         assert sorted(p.name for p in removed) == sorted([dead.name, legacy.name, f".current-{dead_pid}"])
         assert mine.exists() and live.exists() and not dead.exists() and not legacy.exists()
     finally:

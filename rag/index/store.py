@@ -43,11 +43,11 @@ from rag.index.manifest import (
     tree_hashes,
     versions,
 )
-from rag.index.swap import remove_leftovers
+from rag.index.swap import remove_unfinished_builds
 from rag.jsonl import read_jsonl, write_jsonl
 from rag.types import Chunk, Document
 
-__all__ = ["ChunkingConfig", "recorded_inputs", "remove_leftovers", "stale_reason"]  # re-exported for callers
+__all__ = ["ChunkingConfig", "recorded_inputs", "remove_unfinished_builds", "stale_reason"]  # re-exported for callers
 
 _FILES = ("documents.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss")
 EMBED_STEP = 256
@@ -135,7 +135,7 @@ def build_index(
     builds = index_dir / "builds"
     try:
         builds.mkdir(parents=True, exist_ok=True)
-        swap.remove_leftovers(index_dir)
+        swap.remove_unfinished_builds(index_dir)
         # The pid in the name lets a later build tell an abandoned folder from one still being written.
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=builds))
     except OSError as err:
