@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 
 from rag.feedback import MAX_NOTE_CHARS, Rating
+from rag.text import printable
 
 MAX_HISTORY_TURNS = 50
 ASSISTANT_TURN_FACTOR = 10  # an assistant turn may be this many times a question's length
@@ -27,7 +28,7 @@ class QuestionError(ValueError):
 
 def check_question(question: str, limit: int) -> str:
     """The question, stripped of control characters and surrounding space, or QuestionError."""
-    cleaned = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t").strip()
+    cleaned = printable(question).strip()
     if not cleaned:
         raise QuestionError("the question is empty; type a question about the report")
     if len(cleaned) > limit:

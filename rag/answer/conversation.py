@@ -6,6 +6,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from rag.text import printable
+
 # The earlier question only steers retrieval and the prompt: a long one is cut, not refused.
 MAX_TURN_CHARS = 2000
 
@@ -24,7 +26,7 @@ def last_user_turn(history: Sequence[Any]) -> str:
         content = turn.get("content") if isinstance(turn, dict) else getattr(turn, "content", None)
         if role != "user" or not isinstance(content, str):
             continue
-        cleaned = "".join(ch for ch in content if ch.isprintable() or ch in "\n\t").strip()
+        cleaned = printable(content).strip()
         if cleaned:
             return cleaned[:MAX_TURN_CHARS]
     return ""
