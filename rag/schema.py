@@ -73,13 +73,28 @@ class Turn(BaseModel):
 _TURN_SHAPE = '{"role": "user" or "assistant", "content": "<text>"}'
 
 
-def _turns(value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list | tuple) or len(value) > MAX_HISTORY_TURNS:
-        raise ValueError(f'"history" must be a list of at most {MAX_HISTORY_TURNS} turns')
+class HistoryError(QuestionError):
+    """A conversation that breaks a rule; `rule` says which ("shape", "count" or "length") and the
+    other fields where, for callers that word the problem their own way."""
+
+    def __init__(
+        self, text: str, rule: str, *, turns: int = 0, number: int = 0, role: str = "", length: int = 0, limit: int = 0
+    ) -> None:
+        super().__init__(text)
+        self.rule = rule
+        self.turns = turns  # how many turns the conversation has ("count")
+        self.number, self.role, self.length, self.limit = number, role, length, limit  # the turn too long
+
+
+def parse_history(value: Any, max_chars: int) -> tuple[Turn, ...]:
+    """A conversation (a list of turns) as Turns, or HistoryError saying which rule it breaks first."""
+    too_many = f'"history" must be a list of at most {MAX_HISTORY_TURNS} turns'
+    if not isinstance(value, list | tuple):
+        raise HistoryError(too_many, "shape")
+    if len(value) > MAX_HISTORY_TURNS:
+        raise HistoryError(too_many, "count", turns=len(value))
     turns = []
-    for turn in value:
+    for number, turn in enumerate(value, start=1):
         if isinstance(turn, Turn):
             turn = turn.model_dump()
         if not (
@@ -87,12 +102,19 @@ def _turns(value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
             and turn.get("role") in ("user", "assistant")
             and isinstance(turn.get("content"), str)
         ):
-            raise ValueError(f'"history" turns must be {_TURN_SHAPE}')
+            raise HistoryError(f'"history" turns must be {_TURN_SHAPE}', "shape")
+        role, content = turn["role"], turn["content"]
         try:
-            turns.append(Turn.model_validate({"role": turn["role"], "content": turn["content"]}, context=info.context))
+            turns.append(Turn.model_validate({"role": role, "content": content}, context={"max_chars": max_chars}))
         except ValidationError as err:
-            raise ValueError(f'"history" turns must be {_TURN_SHAPE}; {message(err)}') from err
+            text = f'"history" turns must be {_TURN_SHAPE}; {message(err)}'
+            limit = turn_limit(role, max_chars)
+            raise HistoryError(text, "length", number=number, role=role, length=len(content), limit=limit) from err
     return tuple(turns)
+
+
+def _turns(value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
+    return () if value is None else parse_history(value, _max_chars(info))
 
 
 def _text(value: Any, name: str, info: ValidationInfo) -> str:
@@ -290,8 +312,3 @@ def parse(model: type[M], data: Any, max_chars: int) -> M:
         return model.model_validate(data, context={"max_chars": max_chars})
     except ValidationError as err:
         raise QuestionError(message(err)) from err
-
-
-def parse_history(turns: Any, max_chars: int) -> tuple[Turn, ...]:
-    """A conversation (a list of turns) as Turns, or QuestionError."""
-    return parse(AskRequest, {"question": "?", "history": turns}, max_chars).history
