@@ -14,9 +14,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from bench.processes import NotServing, free_port, stop, wait_until_serving
 from rag.index.store import load_index
 from rag.ingest.uploads import UploadRefused, check_metadata, check_upload, near_duplicate, safe_name
-from tests.browser.support import free_port
 from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, fake_build, fake_settings
 from tests.pdfs import report_pdf
 
@@ -299,17 +299,12 @@ def start_server(tmp_path: Path, hang: bool) -> tuple[subprocess.Popen, str]:
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server ended: {proc.communicate()[1][-2000:]}")
-        try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("the server did not start")
+    try:
+        wait_until_serving(url + "/healthz", proc, limit_s=120, every_s=0.2)
+    except NotServing as err:
+        proc.kill()
+        raise AssertionError(f"the server did not start: {err}: {proc.communicate()[1][-2000:]}") from err
+    return proc, url
 
 
 def test_a_kill_while_an_upload_is_indexed_leaves_the_previous_index_serving(tmp_path):
@@ -342,5 +337,4 @@ def test_a_kill_while_an_upload_is_indexed_leaves_the_previous_index_serving(tmp
         again = httpx.post(url + "/api/reports", files={"file": (MONGOLIA.name, MONGOLIA.read_bytes())})
         assert again.status_code == 202, "the same file can be added again"
     finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
+        stop(proc)
