@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rag.feedback import MAX_NOTE_CHARS, Rating
 from rag.text import printable
@@ -117,7 +125,9 @@ def _turns(value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
     return () if value is None else parse_history(value, _max_chars(info))
 
 
-def _text(value: Any, name: str, info: ValidationInfo) -> str:
+def _text(value: Any, info: ValidationInfo) -> str:
+    """A question or query field: a string without control characters, cleaned and within the limit."""
+    name = str(info.field_name)
     if not isinstance(value, str):
         raise ValueError(f'"{name}" must be a string')
     if _control_characters(value):
@@ -126,6 +136,10 @@ def _text(value: Any, name: str, info: ValidationInfo) -> str:
         return check_question(value, _max_chars(info))
     except QuestionError as err:
         raise ValueError(str(err).replace("question", name)) from err
+
+
+# A question or a query: checked and cleaned as `_text` says; errors name the field.
+Text = Annotated[str, BeforeValidator(_text)]
 
 
 MAX_FILTER_VALUES = 100
@@ -178,18 +192,8 @@ class _Asked(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    question: str
-    history: tuple[Turn, ...] = ()
-
-    @field_validator("question", mode="before")
-    @classmethod
-    def _question(cls, value: Any, info: ValidationInfo) -> str:
-        return _text(value, "question", info)
-
-    @field_validator("history", mode="before")
-    @classmethod
-    def _history(cls, value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
-        return _turns(value, info)
+    question: Text
+    history: Annotated[tuple[Turn, ...], BeforeValidator(_turns)] = ()
 
 
 class AskRequest(_Filtered, _Asked):
@@ -204,7 +208,7 @@ class AskRequest(_Filtered, _Asked):
 class SearchRequest(_Filtered):
     """A query for ranked passages: how many, and optional metadata filters."""
 
-    query: str
+    query: Text
     k: int | None = None
 
     @model_validator(mode="before")
@@ -213,11 +217,6 @@ class SearchRequest(_Filtered):
         if isinstance(data, dict) and not isinstance(data.get("query"), str):
             raise ValueError('the body must be a JSON object with a "query" string: {"query": "...", "k": 10}')
         return _known_fields(data, ("query", "k", "filters"), '{"query": "...", "k": 10}')
-
-    @field_validator("query", mode="before")
-    @classmethod
-    def _query(cls, value: Any, info: ValidationInfo) -> str:
-        return _text(value, "query", info)
 
     @field_validator("k", mode="before")
     @classmethod

@@ -140,6 +140,23 @@ class HeldGenerator:
         yield self.reply
 
 
+def assert_exact_ordered_chunks(doc, chunks, max_chars: int) -> None:
+    """Each chunk is its document's text at its offsets, trimmed and within `max_chars`; chunks come in order."""
+    for c in chunks:
+        assert doc.text[c.start : c.end] == c.text
+        assert c.text and not c.text[0].isspace() and not c.text[-1].isspace()
+        assert len(c.text) <= max_chars
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+
+
+def uncovered(doc, chunks) -> list[int]:
+    """Offsets of non-space characters inside the document's spans that no chunk covers."""
+    covered = bytearray(len(doc.text))
+    for c in chunks:
+        covered[c.start : c.end] = b"\x01" * (c.end - c.start)
+    return [i for s, e in doc.spans for i in range(s, e) if not covered[i] and not doc.text[i].isspace()]
+
+
 def wait_until(condition, what: str, limit_s: float = 20.0) -> None:
     """Poll `condition` until true; fails the test after `limit_s` seconds."""
     deadline = time.monotonic() + limit_s
