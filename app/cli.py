@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import NoReturn
 
-from rag.schema import MAX_HISTORY_TURNS, Turn, parse_history, turn_limit
+from rag.schema import MAX_HISTORY_TURNS, HistoryError, Turn, parse_history
 from rag.serialize import hit_json
 from rag.settings import RetrievalMode
 from rag.text import squash
@@ -216,24 +216,26 @@ def _read_history(path: Path | None, max_chars: int) -> list[Turn]:
         history = json.loads(text)
     except ValueError as err:
         raise UsageError(f"--history {path}: cannot read it as JSON ({err})") from err
-    ok = isinstance(history, list) and all(
-        isinstance(t, dict) and t.get("role") in ("user", "assistant") and isinstance(t.get("content"), str)
-        for t in history
-    )
-    if not ok:
-        raise UsageError('--history must be a JSON list of {"role": "user"|"assistant", "content": "..."}')
-    for number, turn in enumerate(history, start=1):
+    try:
+        turns = parse_history(history, max_chars)
+    except HistoryError as err:
+        raise UsageError(_history_problem(err)) from err
+    for number, turn in enumerate(turns, start=1):
         # JSON escapes such as "\udcff" decode to text that cannot be encoded again for the model.
-        _valid_text(turn["content"], f"--history turn {number}")
-        limit = turn_limit(turn["role"], max_chars)
-        if len(turn["content"]) > limit:
-            raise UsageError(
-                f"--history turn {number} ({turn['role']}) has {len(turn['content'])} characters; "
-                f"the limit is {limit} (RAG_MAX_QUESTION_CHARS)"
-            )
-    if len(history) > MAX_HISTORY_TURNS:
-        raise UsageError(f"--history has {len(history)} turns; the limit is {MAX_HISTORY_TURNS}")
-    return list(parse_history(history, max_chars))
+        _valid_text(turn.content, f"--history turn {number}")
+    return list(turns)
+
+
+def _history_problem(err: HistoryError) -> str:
+    """The rule a --history file breaks, in the command's words and with the setting behind the limit."""
+    if err.rule == "count":
+        return f"--history has {err.turns} turns; the limit is {MAX_HISTORY_TURNS}"
+    if err.rule == "length":
+        return (
+            f"--history turn {err.number} ({err.role}) has {err.length} characters; "
+            f"the limit is {err.limit} (RAG_MAX_QUESTION_CHARS)"
+        )
+    return '--history must be a JSON list of {"role": "user"|"assistant", "content": "..."}'
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:

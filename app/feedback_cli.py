@@ -9,15 +9,12 @@ are left out: `rag eval run` reports such rows as unlabelled until a person fill
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from app.cli import EXIT_OK, UsageError, settings_from
 from rag.feedback import Feedback, FeedbackStore, Rating
+from rag.jsonl import write_jsonl
 
 ROW_TYPE = "feedback"
 CITATION_FIELDS = ("n", "doc_id", "title", "quote", "supported")
@@ -56,25 +53,6 @@ def question_row(feedback: Feedback) -> dict[str, Any]:
         "provenance": dict(feedback.provenance),
         "created": feedback.created,
     }
-
-
-def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Write `rows` as JSON lines to `path` at once (a temporary file beside it, then a rename); how many."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    written = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for row in rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                written += 1
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return written
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

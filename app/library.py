@@ -63,7 +63,7 @@ class ReportLibrary:
         self._queue: queue.Queue[tuple[str, Path]] = queue.Queue()
         self._worker = threading.Thread(target=self._run, name="report-indexer", daemon=True)
         self._worker.start()
-        self.remove_leftovers()
+        self.remove_unindexed_uploads()
 
     @property
     def uploads(self) -> Path:
@@ -141,7 +141,7 @@ class ReportLibrary:
         log.info("removed %s (%s)", doc_id, source)
         return doc
 
-    def remove_leftovers(self) -> None:
+    def remove_unindexed_uploads(self) -> None:
         """Delete upload folders that no indexed report comes from (left by a job that was killed or failed)."""
         if not self.uploads.is_dir():
             return

@@ -5,52 +5,34 @@
 Each build runs in its own process, so that its peak memory is its own:
 - the shipped report, embedded for real;
 - --real-reports synthetic reports (bench/corpus.py), embedded for real: the embedding rate;
-- --large-reports synthetic reports with a hashing embedder that costs almost nothing, so the
-  figure is everything except embedding (ingest, chunking, FAISS, BM25, checksums, writes);
+- --large-reports synthetic reports with the tests' hashed bag-of-words embedder (no model, next to
+  no cost), so the figure is everything except embedding (ingest, chunking, FAISS, BM25, checksums, writes);
 - for both synthetic corpora, a re-index after one report changed (vectors of unchanged chunks reused).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
 
 from app.build import chunking, make_embedder
 from bench.corpus import REPORT, report_sentences, write_reports
 from bench.stats import machine, peak_rss_mb
 from rag.index.store import build_index, load_index
 from rag.settings import Settings
-
-
-class HashingEmbedder:
-    """Pseudo-random unit vectors keyed by the text: no model, so a build measures everything else."""
-
-    name = "bench-hashing-384"
-    dim = 384
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for i, text in enumerate(texts):
-            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
-            out[i] = np.random.default_rng(seed).standard_normal(self.dim)
-        out /= np.linalg.norm(out, axis=1, keepdims=True)
-        return out
+from tests.fakes import HashEmbedder
 
 
 def one_build(inputs: list[Path], index_dir: Path, embedder_kind: str, incremental: bool) -> dict:
     """Build (or re-build, reusing vectors) an index in this process; its figures as a dict."""
     settings = Settings()
     t = time.perf_counter()
-    embedder = make_embedder(settings) if embedder_kind == "real" else HashingEmbedder()
+    embedder = make_embedder(settings) if embedder_kind == "real" else HashEmbedder(dim=384, name="bench-hashing-384")
     load_s = time.perf_counter() - t
     previous = load_index(index_dir) if incremental else None
     report = build_index(

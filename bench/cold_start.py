@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from bench.processes import NotServing, free_port, stop, wait_until_serving
 from bench.stats import machine, summarize
 
 QUESTION = "What tier ranking did North Korea receive in the 2007 report?"
@@ -28,12 +28,6 @@ QUESTION = "What tier ranking did North Korea receive in the 2007 report?"
 
 def rag_command() -> list[str]:
     return [str(Path(sys.executable).with_name("rag"))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get_json(url: str, body: dict | None = None, timeout: float = 300) -> dict | None:
@@ -55,18 +49,15 @@ def serve_once(env: dict[str, str], limit_s: float) -> dict:
         [*rag_command(), "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        health = None
-        while time.perf_counter() - started < limit_s:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"rag serve exited with {proc.returncode}: {err[-500:]}")
-            health = get_json(f"http://127.0.0.1:{port}/healthz", timeout=2)
-            if health and health.get("status") == "ok":
-                break
-            time.sleep(0.05)
+        try:
+            body = wait_until_serving(f"http://127.0.0.1:{port}/healthz", proc, limit_s, 0.05, _healthy)
+        except NotServing as err:
+            if err.returncode is None:
+                raise RuntimeError(f"rag serve was not ready after {limit_s:.0f} s") from err
+            output = proc.stderr.read().decode() if proc.stderr else ""
+            raise RuntimeError(f"rag serve exited with {proc.returncode}: {output[-500:]}") from err
         ready_s = time.perf_counter() - started
-        if not health:
-            raise RuntimeError(f"rag serve was not ready after {limit_s:.0f} s")
+        health = json.loads(body)
         answer = get_json(f"http://127.0.0.1:{port}/api/ask", {"question": QUESTION})
         first_answer_s = time.perf_counter() - started if answer else None
         return {
@@ -75,12 +66,11 @@ def serve_once(env: dict[str, str], limit_s: float) -> dict:
             "generator": health.get("generator"),
         }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout_s=20)
+
+
+def _healthy(body: bytes) -> bool:
+    return json.loads(body).get("status") == "ok"
 
 
 def ask_once(env: dict[str, str]) -> float:

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,8 @@ from pathlib import Path
 
 import httpx
 
+from bench import processes
+from bench.processes import NotServing, free_port, wait_until_serving
 from bench.stats import machine, percentile
 from eval.summary import markdown_table
 
@@ -109,12 +110,6 @@ def serve_fake(port: int, seconds: float) -> None:
 # ---- the run -----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen:
     env = dict(os.environ, RAG_PORT=str(port), RAG_HOST="127.0.0.1")
     # Every client here shares one address; the per-address limit would refuse them, so it is off.
@@ -139,18 +134,13 @@ def start_server(args: argparse.Namespace, port: int) -> subprocess.Popen:
 
 
 def wait_healthy(url: str, server: subprocess.Popen, limit_s: float = 600) -> dict:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the server exited with code {server.returncode} before it was ready")
-        try:
-            response = httpx.get(f"{url}/healthz", timeout=5)
-            if response.status_code == 200:
-                return response.json()
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"the server was not ready within {limit_s:g} s")
+    """The server's /healthz reply once it answers; SystemExit if it ends or does not answer in time."""
+    try:
+        return json.loads(wait_until_serving(f"{url}/healthz", server, limit_s))
+    except NotServing as err:
+        if err.returncode is None:
+            raise SystemExit(f"the server was not ready within {limit_s:g} s") from err
+        raise SystemExit(f"the server exited with code {err.returncode} before it was ready") from err
 
 
 def client_questions(questions: list[str], clients: int) -> list[list[str]]:
@@ -364,11 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop.set()
         prober.join(30)
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        processes.stop(server)
     text = report(args, info, tallies, wall, probes, probe_errors)
     print(text)
     if args.out:

@@ -1,9 +1,10 @@
 """How much text the near-duplicate check sees shared: each report against itself in other formats, and
 against the other reports (`python -m bench.near_duplicates`).
 
-A report is refused as a near-duplicate when `rag.ingest.uploads.overlap` reaches `NEAR_DUPLICATE`; this prints
-the overlap of every shipped report with its own PDF and HTML renderings, and the highest overlap between
-two different reports, so the threshold can be seen to sit between them.
+A report is refused as a near-duplicate when `rag.ingest.uploads.near_duplicate_share` reaches
+`NEAR_DUPLICATE`; this prints the share of every shipped report with its own PDF and HTML renderings,
+and the highest share (printed as "overlap") between two different reports, so the threshold can be
+seen to sit between them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from rag.ingest.files import load_document
-from rag.ingest.uploads import NEAR_DUPLICATE, indexed_text, overlap, shingles
+from rag.ingest.uploads import NEAR_DUPLICATE, indexed_text, near_duplicate_share, shingles
 from rag.settings import DEFAULT_CORPUS
 from rag.types import Document
 from tests.pdfs import report_pdf
@@ -37,10 +38,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for doc in docs:
             own = shingles(indexed_text(doc))
-            other = {k: overlap(own, shingles(indexed_text(v))) for k, v in renderings(doc, Path(scratch)).items()}
+            other = {
+                k: near_duplicate_share(own, shingles(indexed_text(v)))
+                for k, v in renderings(doc, Path(scratch)).items()
+            }
             print(f"| {doc.doc_id} | {other['pdf']:.3f} | {other['html']:.3f} |")
     pairs = [
-        (overlap(shingles(indexed_text(a)), shingles(indexed_text(b))), a.doc_id, b.doc_id)
+        (near_duplicate_share(shingles(indexed_text(a)), shingles(indexed_text(b))), a.doc_id, b.doc_id)
         for i, a in enumerate(docs)
         for b in docs[i + 1 :]
     ]

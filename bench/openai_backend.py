@@ -15,15 +15,13 @@ import argparse
 import dataclasses
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from app import build
+from bench.processes import NotServing, free_port, stop, wait_until_serving
 from rag.answer.pipeline import Pipeline
 from rag.generate.openai_server import ServerConfig, connect
 from rag.generate.protocol import Generator
@@ -33,12 +31,6 @@ from rag.settings import Backend, Settings
 DEV = Path(__file__).parents[1] / "eval" / "data" / "dev.jsonl"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(model: Path, threads: int, n_ctx: int, log: Path) -> tuple[subprocess.Popen, str]:
     """llama-cpp-python's server on a free local port, once /v1/models answers."""
     port = free_port()
@@ -46,17 +38,12 @@ def start_server(model: Path, threads: int, n_ctx: int, log: Path) -> tuple[subp
     command += ["--port", str(port), "--n_ctx", str(n_ctx), "--n_threads", str(threads)]
     process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}; see {log}")
-        try:
-            with urllib.request.urlopen(f"{url}/models", timeout=2):
-                return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError(f"the server did not answer within 120 s; see {log}")
+    try:
+        wait_until_serving(f"{url}/models", process, limit_s=120)
+    except NotServing as err:
+        process.kill()
+        raise RuntimeError(f"{err}; see {log}") from err
+    return process, url
 
 
 def pipeline_with(base: Pipeline, generator: Generator) -> Pipeline:
@@ -95,8 +82,7 @@ def main() -> None:
                     flush=True,
                 )
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process)
     report(rows)
 
 

@@ -13,8 +13,9 @@ from eval.dataset import EvalItem, load_dataset
 from eval.judge import CombinedJudge, LexicalJudge, ModelJudge, YesNoModel, load_pairs, measure, quality_table
 from eval.metrics import JudgeFn, with_unlabelled
 from eval.report import fmt, write_report
-from eval.run import read_predictions, run_questions, score_run, write_predictions
+from eval.run import read_predictions, run_questions, score_run
 from eval.summary import markdown_table
+from rag.jsonl import write_jsonl
 from rag.settings import Settings, flat_names
 
 Say = Callable[[str], None]
@@ -137,7 +138,7 @@ def _write(
 ) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     if rewrite_predictions:
-        write_predictions(out / "predictions.jsonl", predictions)
+        write_jsonl(out / "predictions.jsonl", predictions)
     # Unlabelled rows are counted, never scored: an unlabelled answer is not a wrong one.
     scores, metrics = score_run([i for i in items if i.labelled], predictions, doc_texts, judge)
     metrics = with_unlabelled(metrics, [i.id for i in items if not i.labelled])

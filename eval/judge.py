@@ -7,7 +7,6 @@ generator itself answering "Yes"/"No" with its next-token probability.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Protocol, runtime_checkable
 from eval.lexical_check import check_support
 from eval.summary import markdown_table
 from rag.generate.protocol import Message
+from rag.jsonl import read_jsonl
 
 
 class Judge(Protocol):
@@ -92,8 +92,8 @@ class JudgePair:
 
 
 def load_pairs(path: Path) -> list[JudgePair]:
-    with path.open(encoding="utf-8") as f:
-        return [JudgePair(**json.loads(line)) for line in f if line.strip()]
+    """The labelled claim/passage pairs of a JSONL file."""
+    return [JudgePair(**row) for row in read_jsonl(path)]
 
 
 @dataclass(frozen=True)

@@ -111,10 +111,10 @@ def check_support(
     if new_words:
         words = new_words
     src_words = set(content_words(source))
-    overlap = len(words & src_words) / len(words) if words else 0.0
+    word_share = len(words & src_words) / len(words) if words else 0.0
     flipped = negation_mismatch(claim, source)
-    ok = not missing_numbers and not missing_names and not flipped and overlap >= MIN_OVERLAP
-    return Support(ok, overlap, missing_numbers, missing_names, flipped)
+    ok = not missing_numbers and not missing_names and not flipped and word_share >= MIN_OVERLAP
+    return Support(ok, word_share, missing_numbers, missing_names, flipped)
 
 
 def _name_found(name: str, source_lower: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from eval.dataset import EvalItem
 from eval.metrics import JudgeFn, QuestionScore, aggregate, by_split, by_type, score_prediction
 from rag.answer.pipeline import Pipeline
+from rag.jsonl import read_jsonl
 from rag.serialize import answer_json
 
 Progress = Callable[[int, int], None]
@@ -40,16 +40,9 @@ def score_run(
     return scores, metrics
 
 
-def write_predictions(path: Path, predictions: Sequence[Mapping]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        for p in predictions:
-            f.write(json.dumps(p, ensure_ascii=False) + "\n")
-
-
 def read_predictions(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    """The predictions of a run, each checked to be an answer object with its question's id."""
+    rows = read_jsonl(path)
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, dict) or "id" not in row or "answer" not in row:
             raise ValueError(f"{path}:{number}: not a prediction (needs at least id and answer)")

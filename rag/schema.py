@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rag.feedback import MAX_NOTE_CHARS, Rating
+from rag.text import printable
 
 # Limits on what a client sends: turns of history, an assistant turn's length as a multiple of a question's,
 # passages asked for. Chosen by hand.
@@ -29,7 +38,7 @@ class QuestionError(ValueError):
 
 def check_question(question: str, limit: int) -> str:
     """The question, stripped of control characters and surrounding space, or QuestionError."""
-    cleaned = "".join(ch for ch in question if ch.isprintable() or ch in "\n\t").strip()
+    cleaned = printable(question).strip()
     if not cleaned:
         raise QuestionError("the question is empty; type a question about the report")
     if len(cleaned) > limit:
@@ -74,13 +83,28 @@ class Turn(BaseModel):
 _TURN_SHAPE = '{"role": "user" or "assistant", "content": "<text>"}'
 
 
-def _turns(value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list | tuple) or len(value) > MAX_HISTORY_TURNS:
-        raise ValueError(f'"history" must be a list of at most {MAX_HISTORY_TURNS} turns')
+class HistoryError(QuestionError):
+    """A conversation that breaks a rule; `rule` says which ("shape", "count" or "length") and the
+    other fields where, for callers that word the problem their own way."""
+
+    def __init__(
+        self, text: str, rule: str, *, turns: int = 0, number: int = 0, role: str = "", length: int = 0, limit: int = 0
+    ) -> None:
+        super().__init__(text)
+        self.rule = rule
+        self.turns = turns  # how many turns the conversation has ("count")
+        self.number, self.role, self.length, self.limit = number, role, length, limit  # the turn too long
+
+
+def parse_history(value: Any, max_chars: int) -> tuple[Turn, ...]:
+    """A conversation (a list of turns) as Turns, or HistoryError saying which rule it breaks first."""
+    too_many = f'"history" must be a list of at most {MAX_HISTORY_TURNS} turns'
+    if not isinstance(value, list | tuple):
+        raise HistoryError(too_many, "shape")
+    if len(value) > MAX_HISTORY_TURNS:
+        raise HistoryError(too_many, "count", turns=len(value))
     turns = []
-    for turn in value:
+    for number, turn in enumerate(value, start=1):
         if isinstance(turn, Turn):
             turn = turn.model_dump()
         if not (
@@ -88,15 +112,24 @@ def _turns(value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
             and turn.get("role") in ("user", "assistant")
             and isinstance(turn.get("content"), str)
         ):
-            raise ValueError(f'"history" turns must be {_TURN_SHAPE}')
+            raise HistoryError(f'"history" turns must be {_TURN_SHAPE}', "shape")
+        role, content = turn["role"], turn["content"]
         try:
-            turns.append(Turn.model_validate({"role": turn["role"], "content": turn["content"]}, context=info.context))
+            turns.append(Turn.model_validate({"role": role, "content": content}, context={"max_chars": max_chars}))
         except ValidationError as err:
-            raise ValueError(f'"history" turns must be {_TURN_SHAPE}; {message(err)}') from err
+            text = f'"history" turns must be {_TURN_SHAPE}; {message(err)}'
+            limit = turn_limit(role, max_chars)
+            raise HistoryError(text, "length", number=number, role=role, length=len(content), limit=limit) from err
     return tuple(turns)
 
 
-def _text(value: Any, name: str, info: ValidationInfo) -> str:
+def _turns(value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
+    return () if value is None else parse_history(value, _max_chars(info))
+
+
+def _text(value: Any, info: ValidationInfo) -> str:
+    """A question or query field: a string without control characters, cleaned and within the limit."""
+    name = str(info.field_name)
     if not isinstance(value, str):
         raise ValueError(f'"{name}" must be a string')
     if _control_characters(value):
@@ -105,6 +138,10 @@ def _text(value: Any, name: str, info: ValidationInfo) -> str:
         return check_question(value, _max_chars(info))
     except QuestionError as err:
         raise ValueError(str(err).replace("question", name)) from err
+
+
+# A question or a query: checked and cleaned as `_text` says; errors name the field.
+Text = Annotated[str, BeforeValidator(_text)]
 
 
 # Values one filter may list; chosen by hand.
@@ -158,18 +195,8 @@ class _Asked(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    question: str
-    history: tuple[Turn, ...] = ()
-
-    @field_validator("question", mode="before")
-    @classmethod
-    def _question(cls, value: Any, info: ValidationInfo) -> str:
-        return _text(value, "question", info)
-
-    @field_validator("history", mode="before")
-    @classmethod
-    def _history(cls, value: Any, info: ValidationInfo) -> tuple[Turn, ...]:
-        return _turns(value, info)
+    question: Text
+    history: Annotated[tuple[Turn, ...], BeforeValidator(_turns)] = ()
 
 
 class AskRequest(_Filtered, _Asked):
@@ -184,7 +211,7 @@ class AskRequest(_Filtered, _Asked):
 class SearchRequest(_Filtered):
     """A query for ranked passages: how many, and optional metadata filters."""
 
-    query: str
+    query: Text
     k: int | None = None
 
     @model_validator(mode="before")
@@ -193,11 +220,6 @@ class SearchRequest(_Filtered):
         if isinstance(data, dict) and not isinstance(data.get("query"), str):
             raise ValueError('the body must be a JSON object with a "query" string: {"query": "...", "k": 10}')
         return _known_fields(data, ("query", "k", "filters"), '{"query": "...", "k": 10}')
-
-    @field_validator("query", mode="before")
-    @classmethod
-    def _query(cls, value: Any, info: ValidationInfo) -> str:
-        return _text(value, "query", info)
 
     @field_validator("k", mode="before")
     @classmethod
@@ -292,8 +314,3 @@ def parse(model: type[M], data: Any, max_chars: int) -> M:
         return model.model_validate(data, context={"max_chars": max_chars})
     except ValidationError as err:
         raise QuestionError(message(err)) from err
-
-
-def parse_history(turns: Any, max_chars: int) -> tuple[Turn, ...]:
-    """A conversation (a list of turns) as Turns, or QuestionError."""
-    return parse(AskRequest, {"question": "?", "history": turns}, max_chars).history

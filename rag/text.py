@@ -36,6 +36,16 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
+def printable(text: str) -> str:
+    r"""The characters of `text` that print, plus tabs and newlines: control and format characters,
+    unpaired surrogates and spaces other than " " are dropped.
+
+    >>> printable("Who is\x00 trafficked?\udcff\n\x1b[1m")
+    'Who is trafficked?\n[1m'
+    """
+    return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
+
+
 def strip_markers(text: str) -> str:
     """The text without its citation markers.
 

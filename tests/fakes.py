@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import sys
@@ -20,7 +21,11 @@ REPORTS = Path(__file__).resolve().parents[1] / "eval" / "data" / "reports"
 
 
 class HashEmbedder:
-    """Hashed bag of words: texts sharing more words have a higher cosine similarity."""
+    """Hashed bag of words: texts sharing more words have a higher cosine similarity.
+
+    No model and deterministic: the tests' embedder, and the benchmarks' where a build is timed
+    without the cost of embedding.
+    """
 
     def __init__(self, dim: int = 512, name: str = "fake-hash") -> None:
         self.dim = dim
@@ -32,8 +37,7 @@ class HashEmbedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in re.findall(r"[a-z0-9]+", text.lower()):
-                bucket = int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim
-                out[row, bucket] += 1.0
+                out[row, _bucket(word, self.dim)] += 1.0
             norm = np.linalg.norm(out[row])
             if norm:
                 out[row] /= norm
@@ -42,6 +46,12 @@ class HashEmbedder:
     @property
     def embedded_texts(self) -> int:
         return sum(len(c) for c in self.calls)
+
+
+@functools.cache
+def _bucket(word: str, dim: int) -> int:
+    """The vector component a word counts in; cached, as a corpus repeats its words."""
+    return int(hashlib.md5(word.encode()).hexdigest(), 16) % dim
 
 
 def write(folder: Path, name: str, text: str | bytes) -> Path:
@@ -130,6 +140,23 @@ class HeldGenerator:
         yield self.reply
 
 
+def assert_exact_ordered_chunks(doc, chunks, max_chars: int) -> None:
+    """Each chunk is its document's text at its offsets, trimmed and within `max_chars`; chunks come in order."""
+    for c in chunks:
+        assert doc.text[c.start : c.end] == c.text
+        assert c.text and not c.text[0].isspace() and not c.text[-1].isspace()
+        assert len(c.text) <= max_chars
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+
+
+def uncovered(doc, chunks) -> list[int]:
+    """Offsets of non-space characters inside the document's spans that no chunk covers."""
+    covered = bytearray(len(doc.text))
+    for c in chunks:
+        covered[c.start : c.end] = b"\x01" * (c.end - c.start)
+    return [i for s, e in doc.spans for i in range(s, e) if not covered[i] and not doc.text[i].isspace()]
+
+
 def wait_until(condition, what: str, limit_s: float = 20.0) -> None:
     """Poll `condition` until true; fails the test after `limit_s` seconds."""
     deadline = time.monotonic() + limit_s
@@ -171,24 +198,23 @@ def fake_settings(index_dir: Path, **values) -> Settings:
     return Settings(**{"index_dir": index_dir, "abstain_threshold": 1.0, "support_threshold": 1.0, **values})
 
 
-def pipeline_over(index, generator, embedder=None, **values):
-    """The pipeline over an index already built, with a fake generator (a str is a scripted reply)."""
+def fake_build(settings: Settings, generator, embedder=None, index=None):
+    """The product as app.build builds it from `settings`, with fake models (a str is a scripted reply)."""
     from app.build import build
 
     if isinstance(generator, str):
         generator = ScriptedGenerator(generator)
-    settings = fake_settings(index.path, **values)
-    return build(
-        settings, say=lambda _m: None, embedder=embedder or HashEmbedder(), generator=generator, index=index
-    ).pipeline
+    return build(settings, say=lambda _m: None, embedder=embedder or HashEmbedder(), generator=generator, index=index)
+
+
+def fake_pipeline_over(index, generator, embedder=None, **values):
+    """The pipeline over an index already built, with fake models (a str is a scripted reply)."""
+    return fake_build(fake_settings(index.path, **values), generator, embedder, index).pipeline
 
 
 def fake_pipeline(folder: Path, *replies: str):
     """The shipped report plus an adversarial one, a hashed embedder and a scripted (or choosing) generator."""
-    from app.build import build
-
     docs = folder / "docs"
     write(docs, "evil.txt", EVIL_TEXT)
     generator = ScriptedGenerator(*replies) if replies else JudgingModel("logging, mining")
-    settings = fake_settings(folder / "idx", corpus=(docs, REPORT_PATH))
-    return build(settings, say=lambda _m: None, embedder=HashEmbedder(), generator=generator).pipeline
+    return fake_build(fake_settings(folder / "idx", corpus=(docs, REPORT_PATH)), generator).pipeline

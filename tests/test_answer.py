@@ -9,7 +9,7 @@ from rag.index.store import ChunkingConfig, build_index
 from rag.schema import QuestionError
 from rag.serialize import answer_json
 from rag.types import AbstainReason, Answer, Sources
-from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, ScriptedGenerator, pipeline_over
+from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, ScriptedGenerator, fake_pipeline_over
 
 NEVER = AbstainModel(threshold=1.0, support=1.0)  # abstention on the calibrated signals off: the checks decide
 
@@ -26,7 +26,7 @@ def three_reports(tmp_path_factory):
 
 
 def pipeline(index, model, abstain: AbstainModel = NEVER) -> Pipeline:
-    return replace(pipeline_over(index, model), abstain=abstain)
+    return replace(fake_pipeline_over(index, model), abstain=abstain)
 
 
 PRISON = "What work are prison camp inmates forced to do?"

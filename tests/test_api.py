@@ -1,6 +1,11 @@
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -147,8 +152,6 @@ class TurnTakingGenerator:
 
 
 def test_concurrent_answers_never_mix(tmp_path):
-    from dataclasses import replace
-
     generator = TurnTakingGenerator()
     pipeline = replace(fake_pipeline(tmp_path), generator=generator)
     questions = [PRISON_QUESTION, PRISON_QUESTION, *["Which European country ended its program for workers?"] * 2] * 2
@@ -202,18 +205,23 @@ def test_gradio_client_ask_and_search(service):
         assert '<li class="rr-passage" id="passage-1">' in html and "logging, mining, and tending crops" in html
 
 
-@pytest.fixture
-def held(tmp_path):
+@contextmanager
+def held_server(folder: Path, max_waiting: int, wait_timeout_s: float) -> Iterator[tuple[str, AnswerService, Any]]:
     """A served app whose one answer in progress is held: (url, service, generator); let go at the end."""
-    from dataclasses import replace
-
     generator = HeldGenerator()
-    service = AnswerService(replace(fake_pipeline(tmp_path), generator=generator), max_waiting=8, wait_timeout_s=60)
+    pipeline = replace(fake_pipeline(folder), generator=generator)
+    service = AnswerService(pipeline, max_waiting=max_waiting, wait_timeout_s=wait_timeout_s)
     with running(create_app(service, Settings())) as url:
         try:
             yield url, service, generator
         finally:
             generator.gate.set()
+
+
+@pytest.fixture
+def held(tmp_path):
+    with held_server(tmp_path, max_waiting=8, wait_timeout_s=60) as server:
+        yield server
 
 
 def post_in_background(url: str, question: str, results: list) -> threading.Thread:
@@ -246,11 +254,7 @@ def test_full_line_gets_503_busy_with_retry_after_and_the_waiting_are_answered(h
 
 
 def test_a_question_left_waiting_too_long_gets_503(tmp_path):
-    from dataclasses import replace
-
-    generator = HeldGenerator()
-    service = AnswerService(replace(fake_pipeline(tmp_path), generator=generator), max_waiting=4, wait_timeout_s=0.3)
-    with running(create_app(service, Settings())) as url:
+    with held_server(tmp_path, max_waiting=4, wait_timeout_s=0.3) as (url, _service, generator):
         results: list = []
         first = post_in_background(url, PRISON_QUESTION, results)
         assert generator.started.wait(20)
@@ -291,16 +295,12 @@ def test_health_and_search_answer_while_generation_runs_and_the_line_is_full(hel
 
 
 def test_gradio_ask_and_chat_say_busy_when_the_line_is_full(tmp_path):
-    from dataclasses import replace
-
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
     from ui.app import build_blocks
 
-    generator = HeldGenerator()
-    service = AnswerService(replace(fake_pipeline(tmp_path), generator=generator), max_waiting=0, wait_timeout_s=60)
-    with running(create_app(service, Settings())) as url:
+    with held_server(tmp_path, max_waiting=0, wait_timeout_s=60) as (url, service, generator):
         results: list = []
         first = post_in_background(url, PRISON_QUESTION, results)
         assert generator.started.wait(20)

@@ -8,19 +8,12 @@ from rag.ingest.chunk import chunk_document, chunk_id
 from rag.ingest.files import content_spans
 from rag.ingest.pdf import pdf_prose
 from rag.types import Document
+from tests.fakes import assert_exact_ordered_chunks, uncovered
 from tests.pdfs import REPORT_PAGE_STARTS, REPORT_TEXT
 
 
 def doc_of(text: str, doc_id: str = "d") -> Document:
     return Document(doc_id=doc_id, text=text, spans=tuple(content_spans(text)), title="T")
-
-
-def uncovered(doc: Document, chunks) -> list[int]:
-    """Offsets of non-space characters inside the document's spans that no chunk covers."""
-    covered = bytearray(len(doc.text))
-    for c in chunks:
-        covered[c.start : c.end] = b"\x01" * (c.end - c.start)
-    return [i for s, e in doc.spans for i in range(s, e) if not covered[i] and not doc.text[i].isspace()]
 
 
 def test_offsets_are_exact_on_the_report(report):
@@ -105,13 +98,8 @@ def test_invariants_on_generated_text(parts, size, overlap):
     text = " ".join(parts)
     doc = doc_of(text)
     chunks = chunk_document(doc, max_chars=size, overlap=overlap)
-    for c in chunks:
-        assert doc.text[c.start : c.end] == c.text
-        assert c.text and not c.text[0].isspace() and not c.text[-1].isspace()
-        assert len(c.text) <= size
+    assert_exact_ordered_chunks(doc, chunks, size)
     assert uncovered(doc, chunks) == []
-    starts = [c.start for c in chunks]
-    assert starts == sorted(starts)
 
 
 def test_chunks_of_a_paged_document_name_their_page_and_paragraph_on_it():

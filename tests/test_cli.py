@@ -111,6 +111,8 @@ def test_corrupt_index_is_one_line_exit_1(tmp_path, embedder, monkeypatch):
         (b'["hi", "there"]', "--history must be a JSON list"),
         (b'[{"role": "user", "content": 5}]', "--history must be a JSON list"),
         (b'[{"content": "hi"}]', "--history must be a JSON list"),
+        (b"null", "--history must be a JSON list"),
+        (json.dumps([{"role": "user", "content": "q"}] * 51).encode(), "--history has 51 turns; the limit is 50"),
         (b'[{"role": "user", "content": "caf\\udcff"}]', "--history turn 1 is not valid UTF-8 text (byte 0xff"),
         (
             json.dumps([{"role": "user", "content": "q" * 5000}]).encode(),

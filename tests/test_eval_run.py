@@ -7,10 +7,11 @@ from eval.dataset import DatasetError, load_dataset
 from eval.judge import JudgePair, LexicalJudge, measure
 from eval.metrics import score_prediction, with_unlabelled
 from eval.report import metrics_table, write_report
-from eval.run import read_predictions, run_questions, score_run, write_predictions
+from eval.run import read_predictions, run_questions, score_run
 from rag.answer.abstain import FEATURES, AbstainModel
 from rag.index.store import ChunkingConfig, build_index
-from tests.fakes import REPORT_PATH, HashEmbedder, JudgingModel, pipeline_over, write
+from rag.jsonl import write_jsonl
+from tests.fakes import REPORT_PATH, HashEmbedder, JudgingModel, fake_pipeline_over, write
 
 ROWS = [
     {
@@ -55,11 +56,11 @@ def test_run_score_and_report_with_a_scripted_model(tmp_path, dataset):
     index = build_index(tmp_path / "idx", [REPORT_PATH], embedder, ChunkingConfig(600, 1)).index
     # Abstains where the model doubts the sentence it would quote.
     doubting = AbstainModel(coef=(-20.0,) + (0.0,) * (len(FEATURES) - 1), intercept=10.0, threshold=0.5)
-    pipeline = replace(pipeline_over(index, JudgingModel("has not ratified"), embedder), abstain=doubting)
+    pipeline = replace(fake_pipeline_over(index, JudgingModel("has not ratified"), embedder), abstain=doubting)
     items = load_dataset(dataset)
     predictions = run_questions(pipeline, items)
     assert [p["id"] for p in predictions] == ["x1", "x2"]
-    write_predictions(tmp_path / "out" / "predictions.jsonl", predictions)
+    write_jsonl(tmp_path / "out" / "predictions.jsonl", predictions)
     assert read_predictions(tmp_path / "out" / "predictions.jsonl") == predictions
     docs = {k: d.text for k, d in index.documents.items()}
     scores, metrics = score_run(items, predictions, docs, LexicalJudge().supports)
@@ -129,7 +130,7 @@ def test_curves_plots_several_runs_and_tables_their_aurc(tmp_path, dataset):
             "citations": [],
         },
     ]
-    write_predictions(tmp_path / "p.jsonl", preds)
+    write_jsonl(tmp_path / "p.jsonl", preds)
     table = curves([("one", dataset, tmp_path / "p.jsonl")], tmp_path / "rc.png")
     # x1 answers an unanswerable question, less confidently: risk 0 at coverage 1/2, 1/2 at 2/2.
     assert "| one | 2 | 0.250 | 1.000 | 0.500 |" in table

@@ -22,7 +22,7 @@ from rag.index.store import (
     IndexWriteError,
     build_index,
     load_index,
-    remove_leftovers,
+    remove_unfinished_builds,
 )
 from rag.settings import Settings
 from tests.fakes import HashEmbedder, forget_part_packages, install_part_packages, write
@@ -192,7 +192,7 @@ def test_leftovers_of_a_live_build_are_kept(tmp_path):
         legacy = builds / ".tmp-q1w2e3r4"  # written before names carried a pid
         legacy.mkdir()
         (tmp_path / f".current-{dead_pid}").symlink_to("builds/nothing")
-        removed = remove_leftovers(tmp_path)
+        removed = remove_unfinished_builds(tmp_path)
         assert sorted(p.name for p in removed) == sorted([dead.name, legacy.name, f".current-{dead_pid}"])
         assert mine.exists() and live.exists() and not dead.exists() and not legacy.exists()
     finally:
@@ -213,7 +213,7 @@ def _enospc(*_args, **_kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-@pytest.mark.parametrize("target", ["rag.index.store._write_jsonl", "numpy.save", "manifest"])
+@pytest.mark.parametrize("target", ["rag.index.store.write_jsonl", "numpy.save", "manifest"])
 def test_full_disk_while_writing_keeps_the_previous_index(tmp_path, corpus, monkeypatch, target):
     embedder = HashEmbedder()
     before = build_index(tmp_path / "index", [corpus], embedder, ChunkingConfig(400, 1)).index
@@ -357,7 +357,7 @@ def test_failed_rebuild_for_another_embedder_keeps_the_old_index(tmp_path, corpu
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
     old_embedder = HashEmbedder(dim=256, name="old-model")
     old = build.index_documents(settings, old_embedder, say=quiet).index
-    monkeypatch.setattr("rag.index.store._write_jsonl", _enospc)
+    monkeypatch.setattr("rag.index.store.write_jsonl", _enospc)
     with pytest.raises(IndexWriteError, match=r"is full"):
         build.open_index(settings, HashEmbedder(), say=quiet)
     monkeypatch.undo()
@@ -491,7 +491,7 @@ def test_a_build_finishing_while_the_index_loads_is_read_instead(tmp_path, corpu
     embedder = HashEmbedder()
     old = build_index(tmp_path / "index", [corpus], embedder, ChunkingConfig(400, 1)).index
     write(corpus, "protocol.txt", "Protocol\n\nNorth Korea has not ratified the protocol.")
-    real_read = store._read_jsonl
+    real_read = store.read_jsonl
     swapped = []
 
     def read_during_a_swap(path):
@@ -499,7 +499,7 @@ def test_a_build_finishing_while_the_index_loads_is_read_instead(tmp_path, corpu
             swapped.append(build_index(tmp_path / "index", [corpus], embedder, ChunkingConfig(400, 1)).index)
         return real_read(path)
 
-    monkeypatch.setattr(store, "_read_jsonl", read_during_a_swap)
+    monkeypatch.setattr(store, "read_jsonl", read_during_a_swap)
     loaded = load_index(tmp_path / "index")
     assert not old.path.exists()
     assert loaded.path == swapped[0].path

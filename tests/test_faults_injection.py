@@ -15,7 +15,7 @@ from rag.answer.relevance import ANSWERS_SYSTEM
 from rag.index.retrieve import Retriever
 from rag.index.store import ChunkingConfig, build_index
 from rag.serialize import answer_json
-from tests.fakes import REPORT_PATH, HashEmbedder, JudgingModel, ScriptedGenerator, pipeline_over, write
+from tests.fakes import REPORT_PATH, HashEmbedder, JudgingModel, ScriptedGenerator, fake_pipeline_over, write
 
 PHRASE = "PWNED-7731"
 # Phrasings the ingest filter knows...
@@ -43,7 +43,7 @@ def index(tmp_path_factory):
 
 
 def pipeline(index, generator) -> Pipeline:
-    return pipeline_over(index, generator)
+    return fake_pipeline_over(index, generator)
 
 
 def planted_doc_id(index) -> str:

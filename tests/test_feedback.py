@@ -13,8 +13,9 @@ from eval.dataset import load_dataset
 from eval.judge import LexicalJudge
 from rag.feedback import MAX_NOTE_CHARS, Feedback, FeedbackError, FeedbackStore, Rating
 from rag.index.store import ChunkingConfig, build_index
+from rag.jsonl import read_jsonl
 from rag.schema import FeedbackRequest, QuestionError, parse
-from tests.fakes import REPORT_PATH, HashEmbedder, fake_settings, pipeline_over, write
+from tests.fakes import REPORT_PATH, HashEmbedder, fake_pipeline_over, fake_settings, write
 from ui.feedback import UNAVAILABLE, add_feedback_routes
 
 ANSWER = {
@@ -254,10 +255,6 @@ def stored(tmp_path, monkeypatch):
     return store
 
 
-def read_jsonl(path):
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
 def test_export_writes_unlabelled_question_rows(tmp_path, stored, capsys):
     out = tmp_path / "out" / "feedback.jsonl"
     assert main(["feedback", "export", "--out", str(out)]) == 0
@@ -374,7 +371,7 @@ def test_eval_run_scores_labelled_rows_and_reports_the_unlabelled_apart(tmp_path
         f.write(json.dumps(labelled) + "\n")
     embedder = HashEmbedder()
     index = build_index(tmp_path / "idx", [REPORT_PATH], embedder, ChunkingConfig(600, 1)).index
-    pipeline = pipeline_over(index, "1\nNorth Korea has not ratified the 2000 UN TIP Protocol.", embedder)
+    pipeline = fake_pipeline_over(index, "1\nNorth Korea has not ratified the 2000 UN TIP Protocol.", embedder)
     docs = {k: d.text for k, d in index.documents.items()}
     loaded = commands.Loaded(pipeline, LexicalJudge().supports, docs)
     monkeypatch.setattr(commands, "load", lambda *_args: loaded)

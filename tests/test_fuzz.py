@@ -18,6 +18,7 @@ from rag.ingest.sentences import paragraphs, sentences
 from rag.schema import QuestionError, check_question
 from rag.text import MARKER
 from rag.types import Document
+from tests.fakes import assert_exact_ordered_chunks, uncovered
 
 # Pieces that exercise the rules: initialisms, abbreviations, furniture lines, headings,
 # markers, quotes, odd whitespace and non-ASCII letters.
@@ -106,21 +107,14 @@ def test_sentences_and_paragraphs_partition_any_text(text):
 def test_chunks_are_exact_ordered_and_cover_the_indexed_text(text, max_chars, overlap):
     doc = doc_of(text)
     chunks = chunk_document(doc, max_chars=max_chars, overlap=overlap)
+    assert_exact_ordered_chunks(doc, chunks, max_chars)
     for c in chunks:
-        assert doc.text[c.start : c.end] == c.text
-        assert c.text and not c.text[0].isspace() and not c.text[-1].isspace()
-        assert len(c.text) <= max_chars
         # Furniture between spans is never indexed: a chunk lies inside one span.
         assert any(s <= c.start and c.end <= e for s, e in doc.spans), (c.start, c.end, doc.spans)
-    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
     assert [c.end for c in chunks] == sorted(c.end for c in chunks)
     assert [c.paragraph for c in chunks] == sorted(c.paragraph for c in chunks)
     assert len({c.chunk_id for c in chunks}) == len(chunks)
-    covered = bytearray(len(text))
-    for c in chunks:
-        covered[c.start : c.end] = b"\x01" * (c.end - c.start)
-    missing = [i for s, e in doc.spans for i in range(s, e) if not covered[i] and not text[i].isspace()]
-    assert missing == []
+    assert uncovered(doc, chunks) == []
 
 
 def drafts(source_text: str):
@@ -146,10 +140,10 @@ def test_check_question_cleans_or_refuses(question, limit):
 @pytest.fixture(scope="module")
 def report_pipeline(tmp_path_factory):
     from rag.index.store import ChunkingConfig, build_index
-    from tests.fakes import REPORT_PATH, HashEmbedder, pipeline_over
+    from tests.fakes import REPORT_PATH, HashEmbedder, fake_pipeline_over
 
     index = build_index(tmp_path_factory.mktemp("idx"), [REPORT_PATH], HashEmbedder(), ChunkingConfig(600, 1)).index
-    return pipeline_over(index, "x")
+    return fake_pipeline_over(index, "x")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

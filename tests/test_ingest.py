@@ -11,31 +11,8 @@ from tests.pdfs import HEADER, REPORT_PAGE_STARTS, REPORT_PAGES, REPORT_TEXT, pa
 
 
 def minimal_pdf(lines: list[str]) -> bytes:
-    """A one-page PDF whose text layer holds `lines` (built by hand, offsets computed)."""
-    ops = ["BT", "/F1 12 Tf", "72 720 Td"]
-    for line in lines:
-        ops += [f"({line}) Tj", "0 -16 Td"]
-    ops.append("ET")
-    stream = "\n".join(ops).encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Title (A PDF report) /Author (Ministry of Examples) >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    """A one-page PDF whose text layer holds `lines`, with a title and an author."""
+    return paged_pdf([lines], info=b"<< /Title (A PDF report) /Author (Ministry of Examples) >>")
 
 
 def test_report_header_metadata(report):
@@ -460,7 +437,7 @@ def test_pdf_prose_joins_only_lower_case_hyphenation_and_continuations():
 def test_pdf_citation_quotes_the_joined_sentence_and_names_its_page(tmp_path):
     from rag.index.store import ChunkingConfig, build_index
     from rag.serialize import answer_json
-    from tests.fakes import HashEmbedder, JudgingModel, pipeline_over
+    from tests.fakes import HashEmbedder, JudgingModel, fake_pipeline_over
 
     path = write(tmp_path / "corpus", "tip.pdf", paged_pdf(REPORT_PAGES))
     index = build_index(tmp_path / "idx", [path], HashEmbedder(), ChunkingConfig(400, 1)).index
@@ -468,7 +445,7 @@ def test_pdf_citation_quotes_the_joined_sentence_and_names_its_page(tmp_path):
     assert doc.pages == REPORT_PAGE_STARTS
     for c in index.chunks:
         assert doc.text[c.start : c.end] == c.text
-    pipeline = pipeline_over(index, JudgingModel("reprisals against family members"))
+    pipeline = fake_pipeline_over(index, JudgingModel("reprisals against family members"))
     answer = pipeline.answer("What threat do North Korean workers abroad face?")
     (citation,) = answer.citations
     assert doc.text[citation.quote_start : citation.quote_end] == citation.quote

@@ -58,24 +58,23 @@ PERFECT = {
     "passages": [passage(1, *ART), passage(2, 0, 11)],
     "timings": {"first_token_s": 1.0, "total_s": 3.0, "tokens": 20},
 }
-ABSTAIN_A = {
-    "id": "a",
-    "question": Q1.question,
-    "abstained": True,
-    "answer": "The report does not answer this.",
-    "citations": [],
-    "passages": [passage(1, 0, 11)],
-    "timings": {"total_s": 0.5},
-}
-ABSTAIN_B = {
-    "id": "b",
-    "question": Q2.question,
-    "abstained": True,
-    "answer": "The report does not answer this.",
-    "citations": [],
-    "passages": [passage(1, 0, 11)],
-    "timings": {"total_s": 0.5},
-}
+
+
+def abstention(item: EvalItem) -> dict:
+    """The prediction of a run that abstained on `item`."""
+    return {
+        "id": item.id,
+        "question": item.question,
+        "abstained": True,
+        "answer": "The report does not answer this.",
+        "citations": [],
+        "passages": [passage(1, 0, 11)],
+        "timings": {"total_s": 0.5},
+    }
+
+
+ABSTAIN_A = abstention(Q1)
+ABSTAIN_B = abstention(Q2)
 ANSWER_B = {
     "id": "b",
     "question": Q2.question,

@@ -14,11 +14,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.build import build
+from bench.processes import NotServing, free_port, stop, wait_until_serving
 from rag.index.store import load_index
 from rag.ingest.uploads import UploadRefused, check_metadata, check_upload, near_duplicate, safe_name
-from tests.browser.support import free_port
-from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, fake_settings
+from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, fake_build, fake_settings
 from tests.pdfs import report_pdf
 
 MONGOLIA = REPORTS / "tip-2007-mongolia.txt"
@@ -35,8 +34,7 @@ class SlowEmbedder(HashEmbedder):
 
 def serve(tmp_path: Path, embedder=None, **values):
     settings = fake_settings(tmp_path / "idx", corpus=(REPORT_PATH,), **values)
-    generator = JudgingModel("logging, mining")
-    application = build(settings, say=lambda _m: None, embedder=embedder or HashEmbedder(), generator=generator)
+    application = fake_build(settings, JudgingModel("logging, mining"), embedder)
     return TestClient(application.web()), settings
 
 
@@ -210,8 +208,7 @@ def test_a_report_from_the_corpus_folder_can_be_removed(tmp_path):
     for path in (REPORT_PATH, RUSSIA):
         (corpus / path.name).write_bytes(path.read_bytes())
     settings = fake_settings(tmp_path / "idx", corpus=(corpus,))
-    generator = JudgingModel("logging, mining")
-    client = TestClient(build(settings, say=lambda _m: None, embedder=HashEmbedder(), generator=generator).web())
+    client = TestClient(fake_build(settings, JudgingModel("logging, mining")).web())
     russia = next(d for d in listed(client) if "russia" in d)
     assert client.delete(f"/api/reports/{russia}").status_code == 200
     index = load_index(settings.index_dir)
@@ -302,17 +299,12 @@ def start_server(tmp_path: Path, hang: bool) -> tuple[subprocess.Popen, str]:
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server ended: {proc.communicate()[1][-2000:]}")
-        try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("the server did not start")
+    try:
+        wait_until_serving(url + "/healthz", proc, limit_s=120, every_s=0.2)
+    except NotServing as err:
+        proc.kill()
+        raise AssertionError(f"the server did not start: {err}: {proc.communicate()[1][-2000:]}") from err
+    return proc, url
 
 
 def test_a_kill_while_an_upload_is_indexed_leaves_the_previous_index_serving(tmp_path):
@@ -345,5 +337,4 @@ def test_a_kill_while_an_upload_is_indexed_leaves_the_previous_index_serving(tmp
         again = httpx.post(url + "/api/reports", files={"file": (MONGOLIA.name, MONGOLIA.read_bytes())})
         assert again.status_code == 202, "the same file can be added again"
     finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
+        stop(proc)

@@ -151,12 +151,12 @@ def select_context(
     else:
         vectors = embedder.embed([question, *texts])
         dense = vectors[1:] @ vectors[0]
-    asked = list(dict.fromkeys(vocabulary.known(content_words(question))))
+    asked_stems = list(dict.fromkeys(vocabulary.known(content_words(question))))
     items = []
     for c, d in zip(candidates, dense):
-        overlap = word_overlap(asked, c.match, vocabulary)
-        score = DENSE_WEIGHT * float(d) + (1 - DENSE_WEIGHT) * overlap + RANK_BONUS / c.rank
-        items.append(ContextItem(0, c.chunk, c.start, c.end, c.text, float(d), overlap, score, c.field))
+        word_share = word_overlap(asked_stems, c.match, vocabulary)
+        score = DENSE_WEIGHT * float(d) + (1 - DENSE_WEIGHT) * word_share + RANK_BONUS / c.rank
+        items.append(ContextItem(0, c.chunk, c.start, c.end, c.text, float(d), word_share, score, c.field))
     order = np.argsort(-np.asarray([it.score for it in items]), kind="stable")[:max_items]
     return tuple(_numbered(items[i], n) for n, i in enumerate(order, start=1))
 

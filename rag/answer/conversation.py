@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rag.language import REFERS_BACK
+from rag.text import printable
 
 # The earlier question only steers retrieval and the prompt: a long one is cut, not refused. As long as a
 # question may be by default (RAG_MAX_QUESTION_CHARS); chosen by hand.
@@ -26,7 +27,7 @@ def last_user_turn(history: Sequence[Any]) -> str:
         content = turn.get("content") if isinstance(turn, dict) else getattr(turn, "content", None)
         if role != "user" or not isinstance(content, str):
             continue
-        cleaned = "".join(ch for ch in content if ch.isprintable() or ch in "\n\t").strip()
+        cleaned = printable(content).strip()
         if cleaned:
             return cleaned[:MAX_TURN_CHARS]
     return ""

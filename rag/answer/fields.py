@@ -138,5 +138,5 @@ def _with_tier_asked(question: str, found: list[tuple[Document, HeaderLine]]) ->
     m = ASKS_TIER.search(question)
     if not m:
         return []
-    asked = normal_tier(m.group("level"), bool(m.group("watch")))
-    return [(d, line) for d, line in found if line.value("tier") == asked]
+    asked_tier = normal_tier(m.group("level"), bool(m.group("watch")))
+    return [(d, line) for d, line in found if line.value("tier") == asked_tier]

@@ -293,9 +293,9 @@ def _yes_or_no(p_yes: float, question: str, sentence: str, vocabulary: Vocabular
         return ""
     if says_no:
         return "No"
-    asked = [w for w in vocabulary.known(content_words(question)) if w not in subject]
+    asked_stems = [w for w in vocabulary.known(content_words(question)) if w not in subject]
     stated = content_words(sentence)
-    return "Yes" if all(any(same_word(w, x) for x in stated) for w in asked) else ""
+    return "Yes" if all(any(same_word(w, x) for x in stated) for w in asked_stems) else ""
 
 
 def _passages(hits: Sequence[Hit], chunks: Sequence) -> tuple[Hit, ...]:

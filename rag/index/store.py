@@ -41,12 +41,13 @@ from rag.index.manifest import (
     tree_hashes,
     versions,
 )
-from rag.index.swap import remove_leftovers
+from rag.index.swap import remove_unfinished_builds
 from rag.ingest.chunk import chunk_documents
 from rag.ingest.files import IngestLimits, Skipped, load_documents
+from rag.jsonl import read_jsonl, write_jsonl
 from rag.types import Chunk, Document
 
-__all__ = ["ChunkingConfig", "recorded_inputs", "remove_leftovers", "stale_reason"]  # re-exported for callers
+__all__ = ["ChunkingConfig", "recorded_inputs", "remove_unfinished_builds", "stale_reason"]  # re-exported for callers
 
 _FILES = ("documents.jsonl", "chunks.jsonl", "vectors.npy", "dense.faiss")
 # Chunks embedded per step (progress is reported after each); chosen by hand.
@@ -142,14 +143,14 @@ def build_index(
     builds = index_dir / "builds"
     try:
         builds.mkdir(parents=True, exist_ok=True)
-        swap.remove_leftovers(index_dir)
+        swap.remove_unfinished_builds(index_dir)
         # The pid in the name lets a later build tell an abandoned folder from one still being written.
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=builds))
     except OSError as err:
         raise _write_error(index_dir, err, vectors) from err
     try:
-        _write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in docs))
-        _write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in chunks))
+        write_jsonl(tmp / "documents.jsonl", (asdict(d) for d in docs))
+        write_jsonl(tmp / "chunks.jsonl", (asdict(c) for c in chunks))
         np.save(tmp / "vectors.npy", vectors)
         _save_dense(dense, tmp / "dense.faiss")
         lexical.save(tmp / "bm25")
@@ -224,8 +225,8 @@ def _load_build(path: Path, mmap: bool) -> CorpusIndex:
         for name, digest in manifest.files.items():
             if sha256(path / name) != digest:
                 raise IndexCorrupt(f"{path / name} does not match its checksum; run `rag index --rebuild`")
-        documents = {d["doc_id"]: _document(d) for d in _read_jsonl(path / "documents.jsonl")}
-        chunks = tuple(Chunk(**c) for c in _read_jsonl(path / "chunks.jsonl"))
+        documents = {d["doc_id"]: _document(d) for d in read_jsonl(path / "documents.jsonl")}
+        chunks = tuple(Chunk(**c) for c in read_jsonl(path / "chunks.jsonl"))
         vectors = np.load(path / "vectors.npy", mmap_mode="r" if mmap else None)
         dense = DenseIndex.load(path / "dense.faiss", mmap=mmap)
         lexical = LexicalIndex.load(path / "bm25", mmap=mmap)
@@ -298,14 +299,3 @@ def _document(row: dict) -> Document:
     row["extra"] = tuple(tuple(e) for e in row["extra"])
     row["pages"] = tuple(row.get("pages", ()))  # absent from builds made before documents had pages
     return Document(**row)
-
-
-def _write_jsonl(path: Path, rows) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]

@@ -35,7 +35,7 @@ def point_current(index_dir: Path, target: Path) -> None:
     fsync_dir(index_dir)
 
 
-def remove_leftovers(index_dir: Path) -> list[Path]:
+def remove_unfinished_builds(index_dir: Path) -> list[Path]:
     """Remove what killed builds left behind: temporary build folders and link files of dead processes.
 
     Folders of builds still running (their process is alive) are kept. Returns what was removed.

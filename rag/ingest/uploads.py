@@ -160,7 +160,7 @@ def indexed_text(doc: Document) -> str:
     return "\n".join(doc.text[s:e] for s, e in doc.spans)
 
 
-def overlap(a: set[int], b: set[int]) -> float:
+def near_duplicate_share(a: set[int], b: set[int]) -> float:
     """The share of the smaller set that the larger one also holds (0 for an empty set)."""
     if not a or not b:
         return 0.0
@@ -172,7 +172,7 @@ def near_duplicate(doc: Document, others: Iterable[Document], threshold: float =
     mine = shingles(indexed_text(doc))
     best, best_score = None, threshold
     for other in others:
-        score = overlap(mine, shingles(indexed_text(other)))
+        score = near_duplicate_share(mine, shingles(indexed_text(other)))
         if score >= best_score:
             best, best_score = other, score
     return best

@@ -7,14 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app import build
+from bench.processes import NotServing, free_port, stop, wait_until_serving
 from rag.answer.relevance import answers_messages, judge
 from rag.generate.llama_cpp import LlamaCppGenerator
 from rag.generate.openai_server import PROBE, OpenAIScoringGenerator
@@ -24,12 +23,6 @@ from rag.settings import Backend, Settings
 pytestmark = pytest.mark.integration
 RAG = str(Path(sys.executable).parent / "rag")
 PRISON = "What work are prison camp inmates forced to do?"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -49,25 +42,13 @@ def server_url(model_path, tmp_path_factory) -> Iterator[str]:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"llama_cpp.server not ready after 180 s:\n{log.read_text()[-3000:]}")
-                time.sleep(0.5)
+        try:
+            wait_until_serving(f"{url}/models", process, limit_s=180)
+        except NotServing as err:
+            pytest.fail(f"llama_cpp.server: {err}:\n{log.read_text()[-3000:]}")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture(scope="module")
