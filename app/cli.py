@@ -113,14 +113,16 @@ def say(msg: str) -> None:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from app import build
+    from app import indexing
 
     for path in args.paths:
         if not path.exists():
             raise UsageError(f"{path} does not exist; give files or folders of .txt .md .html .pdf reports")
     settings = settings_from(args)
-    embedder = build.make_embedder(settings)
-    report = build.index_documents(settings, embedder, args.paths, replace=args.replace, reembed=args.rebuild, say=say)
+    embedder = indexing.make_embedder(settings)
+    report = indexing.index_documents(
+        settings, embedder, args.paths, replace=args.replace, reembed=args.rebuild, say=say
+    )
     idx = report.index
     print(
         f"indexed {len(idx.documents)} document(s), {len(idx.chunks)} chunks "
@@ -141,7 +143,7 @@ def _parse_filters(items: list[str]) -> dict[str, str]:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
-    from app import build
+    from app import indexing
     from rag.schema import QuestionError, check_question
 
     query = _valid_text(args.query, "the query")
@@ -154,7 +156,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     except QuestionError as err:
         hint = " (RAG_MAX_QUESTION_CHARS)" if "limit" in str(err) else ""
         raise UsageError(str(err).replace("question", "query") + hint) from err
-    retriever = build.make_retriever(settings, say=say)
+    retriever = indexing.make_retriever(settings, say=say)
     hits = retriever.search(query, args.k or settings.answer.top_k, filters or None)
     if args.json:
         print(json.dumps({"query": query, "hits": [hit_json(h) for h in hits]}, ensure_ascii=False))

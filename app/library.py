@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app.build import index_documents
+from app.indexing import index_documents
 from embeddings.encoder import Embedder
 from rag.index.store import CorpusIndex
 from rag.ingest.files import IngestError, discover, load_document

@@ -20,7 +20,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from app.build import build, make_generator
+from app.build import build
+from app.generators import make_generator
 from bench.stats import machine, summarize
 from eval.dataset import load_dataset
 from rag.generate.protocol import GenerationOptions, Generator, Message

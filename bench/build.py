@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.build import chunking, make_embedder
+from app.indexing import chunking, make_embedder
 from bench.corpus import REPORT, report_sentences, write_reports
 from bench.stats import machine, peak_rss_mb
 from rag.index.store import build_index, load_index

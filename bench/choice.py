@@ -28,7 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.build import build, make_generator
+from app.build import build
+from app.generators import make_generator
 from eval.dataset import EvalItem, load_dataset
 from eval.metrics import must_include_score, must_not_hits
 from eval.retrieval import holds, normalize

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app import build
+from app import build, generators
 from bench.processes import NotServing, free_port, stop, wait_until_serving
 from rag.answer.pipeline import Pipeline
 from rag.generate.openai_server import ServerConfig, connect
@@ -60,7 +60,7 @@ def main() -> None:
     settings = Settings(**({"index_dir": args.index_dir} if args.index_dir else {}))
     threads = settings.generator.threads or os.cpu_count() or 2
     settings = settings.replaced(generator_threads=threads, generator_backend=Backend.LLAMA_CPP)
-    model = build.generator_path(settings)
+    model = generators.generator_path(settings)
     base = build.build(settings, say=lambda _m: None).pipeline
     log = Path(os.environ.get("TMPDIR", "/tmp")) / "report-rag-llama-server.log"
     process, url = start_server(model, threads, settings.generator.context_tokens, log)

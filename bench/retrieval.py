@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.build import make_embedder
+from app.indexing import make_embedder
 from bench.corpus import COUNTRIES, memory_corpus, report_sentences, synthetic_vectors
 from bench.stats import machine, peak_rss_mb, summarize
 from eval.dataset import load_dataset

@@ -105,7 +105,7 @@ def run(settings: Settings, dataset: Path, out: Path, limit: int | None, judge: 
 
 def score(settings: Settings, dataset: Path, predictions_path: Path, judge: str, say: Say) -> dict[str, Any]:
     """Recompute metrics from saved predictions; the generator loads only for a model judge."""
-    from app import build
+    from app import generators
     from rag.index.store import load_index
 
     items = load_dataset(dataset)
@@ -113,7 +113,7 @@ def score(settings: Settings, dataset: Path, predictions_path: Path, judge: str,
     ids = {p["id"] for p in predictions}
     items = [i for i in items if i.id in ids or not i.labelled]
     index = load_index(settings.index_dir)
-    generator = build.make_generator(settings, say) if judge != "lexical" else None
+    generator = generators.make_generator(settings, say) if judge != "lexical" else None
     doc_texts = {k: d.text for k, d in index.documents.items()}
     out = predictions_path.parent
     return _write(
@@ -168,11 +168,11 @@ def compare(
     The generator is loaded once and shared; a configuration that changes
     chunking gets its own index folder under `out`.
     """
-    from app import build
+    from app import build, generators
 
     items = load_dataset(dataset)[:limit] if limit else load_dataset(dataset)
     to_run = labelled(items, dataset, say)
-    generator = build.make_generator(settings, say)
+    generator = generators.make_generator(settings, say)
     judge_fn = make_judge(judge, generator)
     results = []
     for n, text in enumerate(configs, start=1):
@@ -193,10 +193,10 @@ def compare(
 
 def judge_quality(settings: Settings, pairs_path: Path, say: Say) -> str:
     """Accuracy, precision and recall of each judge on the labelled pairs."""
-    from app import build
+    from app import generators
 
     pairs = load_pairs(pairs_path)
-    generator = build.make_generator(settings, say)
+    generator = generators.make_generator(settings, say)
     if not isinstance(generator, YesNoModel):
         raise ValueError(f"the {settings.generator.backend} backend cannot serve as a yes/no judge")
     model = ModelJudge(generator)

@@ -81,10 +81,10 @@ def run_retrieval_eval(
     """A Markdown table of retrieval metrics for each dataset and retrieval mode."""
     from dataclasses import replace as dc_replace
 
-    from app import build
+    from app import indexing
     from rag.settings import RetrievalMode
 
-    base = build.make_retriever(settings, say=say)
+    base = indexing.make_retriever(settings, say=say)
     header = ["dataset", "mode", "questions", "recall@1", "recall@3", "recall@5", "recall@10", "MRR"]
     rows: list[list[object]] = []
     misses: list[str] = []
@@ -115,10 +115,10 @@ def items_with_evidence(items: Sequence[EvalItem]) -> list[EvalItem]:
 
 def followup_table(settings, datasets: Sequence[Path], say: Callable[[str], None] = print) -> str:
     """Retrieval for follow-ups: the question alone, with the previous user turn prepended, both fused."""
-    from app import build
+    from app import indexing
     from rag.index.retrieve import fuse
 
-    retriever = build.make_retriever(settings, say=say)
+    retriever = indexing.make_retriever(settings, say=say)
     ways: dict[str, Callable[[EvalItem], list]] = {
         "question alone": lambda i: retriever.search(i.question, max(KS)),
         "previous turn + question (default)": lambda i: retriever.search(

@@ -80,7 +80,7 @@ def test_help_is_instant_and_lists_commands(tmp_path):
 
 def test_search_json_has_the_contract_fields(tmp_path, embedder, monkeypatch, capsys):
     index = build_index(tmp_path / "idx", [REPORT_PATH], embedder, ChunkingConfig(600, 1)).index
-    monkeypatch.setattr("app.build.make_retriever", lambda settings, say: Retriever(index, embedder))
+    monkeypatch.setattr("app.indexing.make_retriever", lambda settings, say: Retriever(index, embedder))
     assert cli.main(["search", "Article 50 Penal Code children", "--k", "3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["query"] == "Article 50 Penal Code children"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app import build, cli
+from app import build, cli, indexing
 from rag.index.retrieve import Retriever
 from rag.index.store import (
     ChunkingConfig,
@@ -58,10 +58,10 @@ from pathlib import Path
 
 import numpy as np
 
-import app.build
+import app.indexing
 import rag.index.store
 import rag.index.swap
-from app import cli
+from app import cli, indexing
 from tests.fakes import HashEmbedder
 
 stage, marker = sys.argv[1], Path(sys.argv[2])
@@ -79,7 +79,7 @@ class Embedder(HashEmbedder):
         return super().embed(texts)
 
 
-app.build.make_embedder = lambda settings: Embedder()
+app.indexing.make_embedder = lambda settings: Embedder()
 if stage == "write":  # the temporary build folder exists and is half written
     real_save = np.save
 
@@ -149,7 +149,7 @@ LEFTOVER = {
 def test_sigkill_mid_build_leaves_the_previous_index_serving(tmp_path, corpus, stage):
     index_dir = tmp_path / "index"
     embedder = HashEmbedder()
-    before = build.index_documents(Settings(index_dir=index_dir, corpus=(corpus,)), embedder, say=quiet).index
+    before = indexing.index_documents(Settings(index_dir=index_dir, corpus=(corpus,)), embedder, say=quiet).index
     write(corpus, "protocol.txt", "Protocol\n\nNorth Korea has not ratified the protocol.")
 
     marker = tmp_path / "reached"
@@ -343,10 +343,10 @@ def test_manifest_claiming_another_embedder_width_is_refused(tmp_path, corpus):
 
 def test_index_from_another_embedder_is_rebuilt_not_served(tmp_path, corpus):
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
-    old = build.index_documents(settings, HashEmbedder(dim=256, name="old-model"), say=quiet).index
+    old = indexing.index_documents(settings, HashEmbedder(dim=256, name="old-model"), say=quiet).index
     said: list[str] = []
     new_embedder = HashEmbedder()
-    index = build.open_index(settings, new_embedder, say=said.append)
+    index = indexing.open_index(settings, new_embedder, say=said.append)
     assert any("built with embedder 'old-model'" in m and "'fake-hash'" in m for m in said), said
     assert index.embedder_name == "fake-hash" and index.vectors.shape[1] == 512
     assert index.path != old.path
@@ -356,21 +356,21 @@ def test_index_from_another_embedder_is_rebuilt_not_served(tmp_path, corpus):
 def test_failed_rebuild_for_another_embedder_keeps_the_old_index(tmp_path, corpus, monkeypatch):
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
     old_embedder = HashEmbedder(dim=256, name="old-model")
-    old = build.index_documents(settings, old_embedder, say=quiet).index
+    old = indexing.index_documents(settings, old_embedder, say=quiet).index
     monkeypatch.setattr("rag.index.store.write_jsonl", _enospc)
     with pytest.raises(IndexWriteError, match=r"is full"):
-        build.open_index(settings, HashEmbedder(), say=quiet)
+        indexing.open_index(settings, HashEmbedder(), say=quiet)
     monkeypatch.undo()
     assert_same_index(load_index(settings.index_dir), old, old_embedder)
 
 
 def test_corrupt_index_stops_a_server_start_with_the_fix(tmp_path, corpus, monkeypatch):
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
-    index = build.index_documents(settings, HashEmbedder(), say=quiet).index
+    index = indexing.index_documents(settings, HashEmbedder(), say=quiet).index
     (index.path / "vectors.npy").write_bytes(b"\x93NUMPY garbage")
     monkeypatch.setattr(build, "make_embedder", lambda s: HashEmbedder())
     with pytest.raises(IndexCorrupt, match=r"vectors.npy does not match its checksum; run `rag index --rebuild`"):
-        build.make_retriever(settings, say=quiet)
+        indexing.make_retriever(settings, say=quiet)
 
 
 # --- restart ---------------------------------------------------------------------------------------
@@ -381,14 +381,14 @@ def test_restart_reuses_the_persisted_index_without_embedding(tmp_path, corpus, 
     monkeypatch.setattr(build, "make_embedder", lambda settings: embedder)
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
     said: list[str] = []
-    first = build.make_retriever(settings, say=said.append)
+    first = indexing.make_retriever(settings, say=said.append)
     assert embedder.embedded_texts == len(first.index.chunks) > 0
     assert any("building it" in m for m in said)
     hits = [h.chunk.chunk_id for h in first.search("wages state accounts", 2)]
 
     embedder.calls.clear()
     said.clear()
-    second = build.make_retriever(settings, say=said.append)  # what a server start does
+    second = indexing.make_retriever(settings, say=said.append)  # what a server start does
     assert embedder.embedded_texts == 0, "a restart must not re-embed the corpus"
     assert said == []
     assert second.index.path == first.index.path
@@ -533,12 +533,12 @@ def test_reindexing_a_corrupt_index_keeps_its_inputs(tmp_path, corpus):
     settings = Settings(index_dir=tmp_path / "index")  # the default corpus is the shipped report
     extra = tmp_path / "extra"
     write(extra, "more.txt", "Another report about labor.")
-    first = build.index_documents(settings, HashEmbedder(), [corpus], say=quiet).index
+    first = indexing.index_documents(settings, HashEmbedder(), [corpus], say=quiet).index
     (first.path / "chunks.jsonl").write_text("garbage")
     said: list[str] = []
-    again = build.index_documents(settings, HashEmbedder(), say=said.append).index
+    again = indexing.index_documents(settings, HashEmbedder(), say=said.append).index
     assert any("ignoring the existing index" in m and "checksum" in m for m in said), said
     assert sorted(d.title for d in again.documents.values()) == ["Camps", "Overseas work"]
     (again.path / "vectors.npy").write_bytes(b"garbage")
-    added = build.index_documents(settings, HashEmbedder(), [extra], say=quiet).index
+    added = indexing.index_documents(settings, HashEmbedder(), [extra], say=quiet).index
     assert sorted(d.title for d in added.documents.values()) == ["Camps", "Overseas work", "more"]

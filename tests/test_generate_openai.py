@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app import build
+from app import generators
 from rag.generate.openai_server import (
     GeneratorUnavailable,
     OpenAIGenerator,
@@ -289,7 +289,7 @@ def test_settings_select_the_backend_and_hide_the_key(server, monkeypatch, tmp_p
     settings = Settings(cache_dir=tmp_path / "no-models-here")
     assert settings.generator.backend is Backend.OPENAI
     assert "sk-settings-secret" not in repr(settings)
-    generator = build.make_generator(settings, say=pytest.fail)  # never joins the local model
+    generator = generators.make_generator(settings, say=pytest.fail)  # never joins the local model
     assert isinstance(generator, OpenAIGenerator)
     assert generator.config.timeout_s == 7.5
     assert script.headers[-1]["authorization"] == "Bearer sk-settings-secret"
@@ -300,7 +300,7 @@ def test_the_factory_reports_an_unreachable_server():
     url = f"http://127.0.0.1:{closed_port()}/v1"
     settings = Settings(generator_backend=Backend.OPENAI, openai_base_url=url, openai_max_retries=0)
     with pytest.raises(GeneratorUnavailable, match="cannot reach"):
-        build.make_generator(settings)
+        generators.make_generator(settings)
 
 
 def test_first_token_probability_matches_whole_words_only():

@@ -1,4 +1,5 @@
-"""The imports point one way: core (rag, embeddings) <- ui <- app, with eval and bench beside app."""
+"""The imports point one way: core (rag, embeddings) <- ui <- app, with eval and bench beside app;
+inside rag, the stages in the order a report flows: ingest <- index <- answer, generate on its own."""
 
 import ast
 from pathlib import Path
@@ -32,6 +33,47 @@ def test_a_layer_never_imports_the_layers_above_it(package):
         for path in (ROOT / package).rglob("*.py")
     }
     assert not {k: v for k, v in wrong.items() if v}
+
+
+# Inside rag: what each stage folder may not import ("shared" is rag's top-level modules: types,
+# text, language, settings, schema, serialize, jsonl, feedback, which every stage may use).
+STAGES_FORBIDDEN = {
+    "shared": {"ingest", "index", "generate", "answer"},
+    "ingest": {"index", "generate", "answer"},
+    "index": {"generate", "answer"},
+    "generate": {"ingest", "index", "answer"},
+    "answer": set(),
+}
+
+
+def stage_of(module: str) -> str:
+    """'rag.index.store' -> 'index'; 'rag.types' -> 'shared'."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 else "shared"
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES_FORBIDDEN))
+def test_a_stage_of_rag_never_imports_a_later_stage(stage):
+    paths = (ROOT / "rag").glob("*.py") if stage == "shared" else (ROOT / "rag" / stage).glob("*.py")
+    wrong = {
+        str(path.relative_to(ROOT)): sorted(
+            m for m in imported_modules(path) if m.startswith("rag.") and stage_of(m) in STAGES_FORBIDDEN[stage]
+        )
+        for path in paths
+    }
+    assert not {k: v for k, v in wrong.items() if v}
+
+
+def test_no_module_of_app_imports_one_that_imports_it_back():
+    graph = {
+        f"app.{path.stem}": {m for m in imported_modules(path) if m.startswith("app.")}
+        for path in (ROOT / "app").glob("*.py")
+    }
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(nxt == goal or reaches(nxt, goal, seen | {nxt}) for nxt in graph.get(start, set()) - seen)
+
+    assert [m for m in sorted(graph) if reaches(m, m, set())] == []
 
 
 def test_the_pipeline_is_constructed_in_one_place():

@@ -259,7 +259,8 @@ SERVER = r"""
 import os, sys, time
 from pathlib import Path
 
-import app.build
+import app.generators
+import app.indexing
 from app import cli
 from tests.fakes import HashEmbedder, JudgingModel
 
@@ -274,8 +275,8 @@ class Embedder(HashEmbedder):
         return super().embed(texts)
 
 
-app.build.make_embedder = lambda settings: Embedder()
-app.build.make_generator = lambda settings, say=print: JudgingModel("logging, mining")
+app.indexing.make_embedder = lambda settings: Embedder()
+app.generators.make_generator = lambda settings, say=print: JudgingModel("logging, mining")
 sys.exit(cli.main(["serve", "--port", sys.argv[3]]))
 """
 REPO = Path(__file__).resolve().parents[1]
@@ -308,7 +309,7 @@ def start_server(tmp_path: Path, hang: bool) -> tuple[subprocess.Popen, str]:
 
 
 def test_a_kill_while_an_upload_is_indexed_leaves_the_previous_index_serving(tmp_path):
-    from app.build import index_documents
+    from app.indexing import index_documents
 
     # Built here, so that the server only loads it (its embedder waits on every batch of passages).
     index_documents(fake_settings(tmp_path / "idx", corpus=(REPORT_PATH,)), HashEmbedder(), say=lambda _m: None)

@@ -114,22 +114,22 @@ def test_rebuild_replaces_old_builds(tmp_path, embedder, corpus):
 
 
 def test_index_command_adds_paths_and_keeps_earlier_inputs(tmp_path, corpus):
-    from app import build
+    from app import indexing
     from rag.settings import Settings
 
     settings = Settings(index_dir=tmp_path / "idx", corpus=(corpus,))
     fake = HashEmbedder()
-    first = build.index_documents(settings, fake, say=lambda _m: None).index
+    first = indexing.index_documents(settings, fake, say=lambda _m: None).index
     assert len(first.documents) == 2
     extra = tmp_path / "extra"
     write(extra, "more.txt", "Another report about labor.")
-    added = build.index_documents(settings, fake, [extra], say=lambda _m: None)
+    added = indexing.index_documents(settings, fake, [extra], say=lambda _m: None)
     assert len(added.index.documents) == 3 and added.embedded == 1
-    again = build.index_documents(settings, fake, say=lambda _m: None)
+    again = indexing.index_documents(settings, fake, say=lambda _m: None)
     assert len(again.index.documents) == 3 and again.embedded == 0
-    rebuilt = build.index_documents(settings, fake, reembed=True, say=lambda _m: None)
+    rebuilt = indexing.index_documents(settings, fake, reembed=True, say=lambda _m: None)
     assert rebuilt.embedded == len(rebuilt.index.chunks)
-    only = build.index_documents(settings, fake, [extra], replace=True, say=lambda _m: None)
+    only = indexing.index_documents(settings, fake, [extra], replace=True, say=lambda _m: None)
     assert len(only.index.documents) == 1
 
 
@@ -176,25 +176,25 @@ def _as_built_before_pages(build_dir) -> None:
 
 
 def test_index_read_by_an_older_reader_loads_and_is_rebuilt(tmp_path, corpus):
-    from app import build
+    from app import indexing
     from rag.ingest.files import READER_VERSION
     from rag.settings import Settings
     from tests.pdfs import REPORT_PAGES, paged_pdf
 
     write(corpus, "tip.pdf", paged_pdf(REPORT_PAGES))
     settings = Settings(index_dir=tmp_path / "idx", corpus=(corpus,))
-    old = build.index_documents(settings, HashEmbedder(), say=lambda _m: None).index
+    old = indexing.index_documents(settings, HashEmbedder(), say=lambda _m: None).index
     _as_built_before_pages(old.path)
     loaded = load_index(settings.index_dir)
     assert loaded.manifest.reader == 1
     assert all(d.pages == () for d in loaded.documents.values()) and {c.page for c in loaded.chunks} == {0}
-    reason = stale_reason(loaded.manifest, "fake-hash", build.chunking(settings), [corpus])
+    reason = stale_reason(loaded.manifest, "fake-hash", indexing.chunking(settings), [corpus])
     assert reason is not None and f"reader version 1, this is version {READER_VERSION}" in reason
     said: list[str] = []
-    fresh = build.open_index(settings, HashEmbedder(), say=said.append)
+    fresh = indexing.open_index(settings, HashEmbedder(), say=said.append)
     assert any("stale (its documents were read by reader version 1" in m for m in said), said
     assert fresh.path != old.path and fresh.manifest.reader == READER_VERSION
     assert {c.page for c in fresh.chunks if c.doc_id.startswith("tip-")} == {1, 2, 3}
     assert json.loads((fresh.path / "manifest.json").read_text())["reader"] == READER_VERSION
     reloaded = load_index(settings.index_dir)
-    assert stale_reason(reloaded.manifest, "fake-hash", build.chunking(settings), [corpus]) is None
+    assert stale_reason(reloaded.manifest, "fake-hash", indexing.chunking(settings), [corpus]) is None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app import build
+from app import build, generators
 from bench.processes import NotServing, free_port, stop, wait_until_serving
 from rag.answer.relevance import answers_messages, judge
 from rag.generate.llama_cpp import LlamaCppGenerator
@@ -27,7 +27,7 @@ PRISON = "What work are prison camp inmates forced to do?"
 
 @pytest.fixture(scope="module")
 def model_path() -> Path:
-    return build.generator_path(Settings(), say=lambda _m: None)
+    return generators.generator_path(Settings(), say=lambda _m: None)
 
 
 @pytest.fixture(scope="module")
