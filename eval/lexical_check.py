@@ -3,8 +3,10 @@
 It is the evaluation's cheap judge of whether a cited passage supports a sentence, kept apart from
 the answer path, so that citation metrics do not grade the system with its own check. A sentence is
 supported when every number in it appears in the source, every name does (or is a known one), no
-negation flips, and enough of its content words do. Its words and text helpers are its own
-(eval/lexical_text.py): it imports nothing from the answer path.
+negation flips, and enough of its content words do. Its negation words and the way it finds a
+denial are its own: the answer path reads yes or no with rag.text's, and an instrument that shared
+them would make the same mistakes as what it measures. Only the plain tokenizers (words, stems,
+numbers, names) are shared.
 """
 
 from __future__ import annotations
@@ -13,7 +15,23 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from eval.lexical_text import COMMON_CAPS, NEGATORS, content_words, fold_initialisms, names, negation_pattern, numbers
+from rag.text import content_words, fold_initialisms, names, numbers
+
+# Capitalised words that are not names of anything a source must mention.
+COMMON_CAPS = frozenset({"yes", "no", "the", "according", "however", "i"})
+# Words that deny what follows.
+NEGATORS = ("no", "not", "never", "none", "nor", "neither", "cannot")
+
+
+def negation_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of `words`, or a contracted "not" ("isn't"), as a whole word, in any case.
+
+    >>> bool(negation_pattern(("never",)).search("They NEVER did")), bool(negation_pattern(()).search("isn't"))
+    (True, True)
+    """
+    alternatives = [rf"\b{re.escape(w)}\b" for w in words] + [r"n't\b"]
+    return re.compile("|".join(alternatives), re.IGNORECASE)
+
 
 # A word that denies what follows, or "without" for a denial inside a clause.
 NEGATION_OR_WITHOUT = negation_pattern((*NEGATORS, "without"))
