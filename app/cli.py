@@ -14,6 +14,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import NoReturn
 
+from pydantic import ValidationError
+
 from rag.schema import MAX_HISTORY_TURNS, HistoryError, Turn, parse_history
 from rag.serialize import hit_json
 from rag.settings import RetrievalMode
@@ -89,6 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except ValidationError as err:  # settings: named as the user set them (RAG_TOP_K), not as fields
+        from rag.settings import describe_error
+
+        print(f"rag: error: {describe_error(err) if err.title == 'Settings' else err}", file=sys.stderr)
+        return EXIT_FAIL
     except Exception as err:  # an expected failure gets one line; details go to the log
         from embeddings.errors import ModelLoadError
         from rag.index.store import IndexCorrupt

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -178,6 +178,25 @@ def flat_names() -> frozenset[str]:
     """Every name a setting can be given by as a keyword or, upper-cased after `RAG_`, a variable."""
     top = {name for name in Settings.model_fields if name not in GROUPS}
     return frozenset(top | FLAT_NAMES.keys())
+
+
+def describe_error(err: ValidationError) -> str:
+    """A settings error in the words a user set it with: the variable's flat name, one line per field.
+
+    >>> try:
+    ...     Settings(top_k=0)
+    ... except ValidationError as err:
+    ...     print(describe_error(err))
+    RAG_TOP_K (settings.answer.top_k): Input should be greater than or equal to 1, not 0
+    """
+    flat = {place: name for name, place in FLAT_NAMES.items()}
+    lines = []
+    for error in err.errors():
+        place = tuple(str(part) for part in error["loc"])
+        name = flat.get(place[:2], place[0] if len(place) == 1 else "") if place else ""
+        where = f"RAG_{name.upper()}" if name else "a setting"
+        lines.append(f"{where} (settings.{'.'.join(place)}): {error['msg']}, not {error.get('input')!r}")
+    return "; ".join(lines)
 
 
 def _nest(values: dict[str, Any]) -> dict[str, Any]:

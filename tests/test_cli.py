@@ -152,3 +152,22 @@ def test_a_valid_history_reaches_the_pipeline(tmp_path, monkeypatch, capsys):
     assert cli.main(["ask", "  What about \x1b[31mchildren?\x07 ", "--history", str(history)]) == 0
     assert seen["question"] == "What about [31mchildren?"
     assert [t.model_dump() for t in seen["history"]] == turns
+
+
+def test_a_bad_setting_is_named_by_its_variable(monkeypatch, capsys):
+    monkeypatch.setenv("RAG_TOP_K", "0")
+    assert cli.main(["search", "forced labor"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rag: error: RAG_TOP_K (settings.answer.top_k): Input should be greater than or equal to 1")
+    assert err.count("\n") == 1
+
+
+def test_nested_setting_variables_win_over_flat_ones(monkeypatch):
+    from rag.settings import Settings
+
+    monkeypatch.setenv("RAG_TOP_K", "4")
+    monkeypatch.setenv("RAG_ANSWER__TOP_K", "7")
+    monkeypatch.setenv("RAG_OPENAI_TIMEOUT", "5")
+    settings = Settings(context_passages=2)
+    assert (settings.answer.top_k, settings.answer.context_passages, settings.openai.timeout) == (7, 2, 5.0)
+    assert settings.replaced(top_k=3).answer.top_k == 3 and settings.replaced(top_k=3).openai.timeout == 5.0
