@@ -287,7 +287,7 @@ def test_real_full_disk_during_rag_index(tmp_path, corpus, tiny_disk, monkeypatc
     embedder = HashEmbedder()
     index_dir = tiny_disk / "index"
     monkeypatch.setenv("RAG_INDEX_DIR", str(index_dir))
-    monkeypatch.setattr(build, "make_embedder", lambda settings: embedder)
+    monkeypatch.setattr(indexing, "make_embedder", lambda settings: embedder)
     assert cli.main(["index", str(corpus)]) == 0
     before = load_index(index_dir)
     # About 400 chunks of 2 KB vectors each: more than the disk has left.
@@ -368,7 +368,7 @@ def test_corrupt_index_stops_a_server_start_with_the_fix(tmp_path, corpus, monke
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
     index = indexing.index_documents(settings, HashEmbedder(), say=quiet).index
     (index.path / "vectors.npy").write_bytes(b"\x93NUMPY garbage")
-    monkeypatch.setattr(build, "make_embedder", lambda s: HashEmbedder())
+    monkeypatch.setattr(indexing, "make_embedder", lambda s: HashEmbedder())
     with pytest.raises(IndexCorrupt, match=r"vectors.npy does not match its checksum; run `rag index --rebuild`"):
         indexing.make_retriever(settings, say=quiet)
 
@@ -378,7 +378,7 @@ def test_corrupt_index_stops_a_server_start_with_the_fix(tmp_path, corpus, monke
 
 def test_restart_reuses_the_persisted_index_without_embedding(tmp_path, corpus, monkeypatch):
     embedder = HashEmbedder()
-    monkeypatch.setattr(build, "make_embedder", lambda settings: embedder)
+    monkeypatch.setattr(indexing, "make_embedder", lambda settings: embedder)
     settings = Settings(index_dir=tmp_path / "index", corpus=(corpus,))
     said: list[str] = []
     first = indexing.make_retriever(settings, say=said.append)
