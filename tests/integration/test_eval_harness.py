@@ -6,9 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.integration
 RAG = str(Path(sys.executable).parent / "rag")
 DEV = Path(__file__).parents[2] / "eval" / "data" / "dev.jsonl"
 
