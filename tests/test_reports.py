@@ -18,19 +18,11 @@ from app.build import build
 from rag.index.store import load_index
 from rag.ingest.uploads import UploadRefused, check_metadata, check_upload, near_duplicate, safe_name
 from tests.browser.support import free_port
-from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, fake_settings
+from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, SlowEmbedder, fake_settings
 from tests.pdfs import report_pdf
 
 MONGOLIA = REPORTS / "tip-2007-mongolia.txt"
 RUSSIA = REPORTS / "tip-2007-russia.txt"
-
-
-class SlowEmbedder(HashEmbedder):
-    """The hashed embedder, taking a little while over each call."""
-
-    def embed(self, texts):
-        time.sleep(0.05)
-        return super().embed(texts)
 
 
 def serve(tmp_path: Path, embedder=None, **values):
