@@ -66,4 +66,6 @@ def test_unrelated_questions_stay_grounded_in_the_report(pipeline, question, exp
     assert answer.citations
     assert {c.chunk.doc_id for c in answer.citations} == {report_doc_id(pipeline)}
     default = pipeline.answer(question)
-    assert default.abstained or default.text == answer.text
+    # The fitted abstention lets the same answer through: both are answered with it on (an abstention on
+    # everything would otherwise leave this test passing).
+    assert not default.abstained and default.text == answer.text, default.signals

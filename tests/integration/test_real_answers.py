@@ -49,6 +49,7 @@ def test_the_default_answers_most_of_them_and_never_another_answer(pipeline, ans
         default, chosen = pipeline.answer(question), answering.answer(question)
         assert default.abstained or default.text == chosen.text
         answered += not default.abstained
+    # Measured: 3 of the 5 (the fair-trials and Tier 3 questions refused, p_wrong 0.58 and 0.36).
     assert answered >= 3, f"only {answered} of {len(ANSWERED)} answerable questions answered"
 
 
@@ -107,6 +108,7 @@ def test_the_sources_stream_first(pipeline):
     assert any("not ratified" in h.chunk.text for h in events[0].passages)
     final = events[-1]
     assert isinstance(final, Answer)
+    assert not final.abstained and "not ratified" in final.text, final.text
     assert final.timings["sources_s"] < final.timings["total_s"]
 
 
@@ -115,6 +117,10 @@ def test_the_same_question_gets_the_same_answer_whatever_was_asked_before(real_p
     first = real_pipeline(Settings(index_dir=tmp_path / "index"))
     question = "do nk authorities prosecute traffickers"
     fresh = answer_json(first.answer(question))
+    # Refused today (p_wrong 0.389): what is compared is then the cited answer kept as the draft, which an
+    # abstention without an answer (the same every time) would not have.
+    shown = fresh["draft"] if fresh["abstained"] else fresh["answer"]
+    assert "[1]" in shown, fresh
     for other in (
         "What work are prison camp inmates forced to do?",
         "does nk prosecute traffickers",
