@@ -41,6 +41,7 @@ from rag.answer.intent import Kind, asked_fields, read_intent, reasons_query
 from rag.answer.relevance import answers_messages, judge, prompt_messages
 from rag.generate.protocol import Generator
 from rag.settings import DEFAULT_CORPUS, AnswerSettings, Settings
+from tests.fakes import NoModel
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "eval" / "data"
@@ -144,7 +145,7 @@ def ranking_recall(sets: Sequence[str], split: str, weights: Sequence[float], in
     for weight in weights:
         rag.answer.context.DENSE_WEIGHT = weight
         found: dict[int, list[bool]] = {k: [] for k in (1, 2, 3, 4, 6)}
-        for _name, _pipeline, item, items in sentence_questions(sets, split, _NoModel(), index_root):
+        for _name, _pipeline, item, items in sentence_questions(sets, split, NoModel(), index_root):
             if not (item.answerable and item.evidence):
                 continue
             gold = [any(sentence_holds(it.text, q) for q in item.evidence) for it in items]
@@ -152,13 +153,6 @@ def ranking_recall(sets: Sequence[str], split: str, weights: Sequence[float], in
                 found[k].append(any(gold[:k]))
         out[str(weight)] = {f"@{k}": round(sum(v) / len(v), 3) for k, v in found.items()}
     return out
-
-
-class _NoModel:
-    """Stands for the model where only the ranking is measured; it is never asked."""
-
-    def generate(self, messages, options):
-        raise AssertionError("the ranking needs no model")
 
 
 def sentence_holds(sentence: str, quote: str) -> bool:

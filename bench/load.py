@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from bench import processes
 from bench.processes import NotServing, free_port, wait_until_serving
 from bench.stats import machine, percentile
 from eval.summary import markdown_table
+from tests.fakes import QuotingGenerator
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "data" / "report_qa.jsonl"
@@ -77,22 +78,6 @@ def crosstalk(body: dict, question: str, expected_passages: list[str]) -> str | 
 
 
 # ---- the fake server (--fake) ----------------------------------------------------------------
-
-
-class QuotingGenerator:
-    """Waits `seconds`, then chooses the first candidate sentence of its prompt and repeats it as the lead."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def generate(self, messages, options) -> Iterator[str]:
-        prompt = messages[-1]["content"]
-        first = next((line[4:] for line in prompt.splitlines() if line.startswith("[1] ")), "")
-        reply = f"1\n{first}" if first else "NONE"
-        pieces = reply.split(" ")
-        for piece in pieces:
-            time.sleep(self.seconds / len(pieces))
-            yield piece + " "
 
 
 def serve_fake(port: int, seconds: float) -> None:

@@ -31,6 +31,7 @@ from rag.index.manifest import ChunkingConfig, Manifest
 from rag.index.retrieve import Retriever
 from rag.index.store import CorpusIndex
 from rag.settings import RetrievalMode, Settings
+from tests.fakes import PrecomputedEmbedder
 
 DATASETS = (Path("eval/data/dev.jsonl"), Path("eval/data/report_qa.jsonl"))
 K = 10  # what the answer pipeline asks for
@@ -49,19 +50,6 @@ def parse_size(text: str) -> int:
 
 def questions() -> list[str]:
     return [item.question for path in DATASETS for item in load_dataset(path) if item.answerable]
-
-
-class PrecomputedEmbedder:
-    """Returns vectors computed beforehand for known texts, so timings leave the model out."""
-
-    def __init__(self, texts: list[str], vectors: np.ndarray, name: str, dim: int) -> None:
-        self._rows = {t: i for i, t in enumerate(texts)}
-        self._vectors = vectors
-        self.name = name
-        self.dim = dim
-
-    def embed(self, texts):
-        return self._vectors[[self._rows[t] for t in texts]]
 
 
 def timed(fn, queries, repeat: int = 1) -> list[float]:

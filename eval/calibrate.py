@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from eval.dataset import EvalItem, load_dataset
 from eval.metrics import must_include_score, must_not_hits
@@ -36,6 +37,38 @@ def rows(runs: Sequence[tuple[Path, Path]]) -> list[tuple[EvalItem, dict]]:
             if all(f in signals for f in FEATURES) and pred["id"] in items and items[pred["id"]].labelled:
                 out.append((items[pred["id"]], pred))
     return out
+
+
+def labelled_rows(runs: Sequence[tuple[Path, Path]]) -> list[dict[str, Any]]:
+    """One row per prediction that `rows` keeps: its id, question set (the set file's name), split, signals
+    and whether showing its answer would be wrong.
+
+    An abstention is labelled by the draft it would have shown, so that runs made with abstention on
+    label the same as runs made with it off.
+    """
+    out = []
+    for dataset, predictions in runs:
+        for item, pred in rows([(dataset, predictions)]):
+            shown = (pred.get("draft") or "") if pred.get("abstained") else pred["answer"]
+            out.append(
+                {
+                    "id": item.id,
+                    "set": dataset.stem,
+                    "split": item.split,
+                    "signals": {f: pred["signals"][f] for f in FEATURES},
+                    "wrong": wrong(item, {**pred, "answer": shown}),
+                }
+            )
+    return out
+
+
+def export_rows(runs: Sequence[tuple[Path, Path]], out: Path) -> str:
+    """Write `labelled_rows` as JSON lines to `out`; returns how many rows of each set and split."""
+    data = labelled_rows(runs)
+    out.write_text("".join(json.dumps(r) + "\n" for r in data), encoding="utf-8")
+    counts = Counter((r["set"], r["split"]) for r in data)
+    listed = ", ".join(f"{name} {split} {n}" for (name, split), n in sorted(counts.items()))
+    return f"wrote {len(data)} rows to {out} ({listed})"
 
 
 def fit(runs: Sequence[tuple[Path, Path]], out: Path, max_supported_wrong: float = 0.02) -> str:

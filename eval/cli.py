@@ -57,6 +57,12 @@ def register(sub) -> None:
     e.add_argument(
         "--max-supported-wrong", type=float, default=0.02, help="wrong answers allowed among those labelled Supported"
     )
+    e.add_argument(
+        "--export-rows",
+        type=Path,
+        metavar="JSONL",
+        help="write the labelled rows (id, set, split, signals, wrong) to this file instead of fitting",
+    )
     e = esub.add_parser("curves", help="the risk–coverage curves of several saved runs in one plot and table")
     e.add_argument(
         "--run", dest="runs", nargs=3, action="append", required=True, metavar=("NAME", "DATASET", "PREDICTIONS")
@@ -111,9 +117,13 @@ def run(args: argparse.Namespace) -> int:
 
         print(followup_table(settings, args.dataset, say=say))
     elif args.eval_command == "calibrate":
-        from eval.calibrate import fit
+        from eval.calibrate import export_rows, fit
 
-        print(fit([(d, p) for d, p in args.runs], args.out, args.max_supported_wrong))
+        saved = [(d, p) for d, p in args.runs]
+        if args.export_rows:
+            print(export_rows(saved, args.export_rows))
+        else:
+            print(fit(saved, args.out, args.max_supported_wrong))
     elif args.eval_command == "curves":
         from eval.selective import curves
 

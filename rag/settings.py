@@ -193,7 +193,7 @@ def describe_error(err: ValidationError) -> str:
     lines = []
     for error in err.errors():
         place = tuple(str(part) for part in error["loc"])
-        name = flat.get(place[:2], place[0] if len(place) == 1 else "") if place else ""
+        name = flat.get((place[0], place[1]), "") if len(place) >= 2 else place[0] if place else ""
         where = f"RAG_{name.upper()}" if name else "a setting"
         lines.append(f"{where} (settings.{'.'.join(place)}): {error['msg']}, not {error.get('input')!r}")
     return "; ".join(lines)

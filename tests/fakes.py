@@ -218,3 +218,91 @@ def fake_pipeline(folder: Path, *replies: str):
     write(docs, "evil.txt", EVIL_TEXT)
     generator = ScriptedGenerator(*replies) if replies else JudgingModel("logging, mining")
     return fake_build(fake_settings(folder / "idx", corpus=(docs, REPORT_PATH)), generator).pipeline
+
+
+# --- slow, timed and stand-in models (tests and bench) ----------------------------------------------
+
+
+class SlowEmbedder(HashEmbedder):
+    """The hashed embedder, `delay` seconds per call (settable while it runs, so indexing shows progress)."""
+
+    def __init__(self, delay: float = 0.05, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.delay = delay
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        time.sleep(self.delay)
+        return super().embed(texts)
+
+
+class PrecomputedEmbedder:
+    """Returns vectors computed beforehand for known texts, so timings leave the model out."""
+
+    def __init__(self, texts: list[str], vectors: np.ndarray, name: str, dim: int) -> None:
+        self._rows = {t: i for i, t in enumerate(texts)}
+        self._vectors = vectors
+        self.name = name
+        self.dim = dim
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._vectors[[self._rows[t] for t in texts]]
+
+
+class SlowJudge:
+    """Takes `seconds` over every judgement and answers `reply`, so a page can be seen before the answer."""
+
+    def __init__(self, seconds: float = 1.0, reply: str = "Yes") -> None:
+        self.seconds = seconds
+        self.reply = reply
+
+    def generate(self, messages, options):
+        time.sleep(self.seconds)
+        yield self.reply
+
+
+class TurnTakingGenerator:
+    """Judges by whichever topic its prompt is about, slowly, and counts overlapping generations."""
+
+    def __init__(self) -> None:
+        self.active = 0
+        self.most_active = 0
+        self.lock = threading.Lock()
+
+    def generate(self, messages, options):
+        prompt = messages[-1]["content"]
+        question, sentence = prompt.split("\nSentence: ", 1)
+        about_inmates = "inmates" in question.lower()
+        reply = "Yes" if about_inmates == ("logging, mining" in sentence) else "No"
+        with self.lock:
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+        try:
+            for word in reply.split(" "):
+                time.sleep(0.02)
+                yield word + " "
+        finally:
+            with self.lock:
+                self.active -= 1
+
+
+class QuotingGenerator:
+    """Waits `seconds`, then chooses the first candidate sentence of its prompt and repeats it as the lead."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def generate(self, messages, options):
+        prompt = messages[-1]["content"]
+        first = next((line[4:] for line in prompt.splitlines() if line.startswith("[1] ")), "")
+        reply = f"1\n{first}" if first else "NONE"
+        pieces = reply.split(" ")
+        for piece in pieces:
+            time.sleep(self.seconds / len(pieces))
+            yield piece + " "
+
+
+class NoModel:
+    """Stands for the model where only the ranking is measured; it is never asked."""
+
+    def generate(self, messages, options):
+        raise AssertionError("the ranking needs no model")

@@ -1,6 +1,5 @@
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -13,7 +12,14 @@ from fastapi.testclient import TestClient
 
 from rag.settings import Settings
 from tests.browser.support import running
-from tests.fakes import PRISON_QUESTION, REPORT_PATH, HeldGenerator, fake_pipeline, wait_until
+from tests.fakes import (
+    PRISON_QUESTION,
+    REPORT_PATH,
+    HeldGenerator,
+    TurnTakingGenerator,
+    fake_pipeline,
+    wait_until,
+)
 from ui.app import create_app
 from ui.service import AnswerService
 
@@ -124,31 +130,6 @@ def test_embed_scripts_are_served(client):
     assert "attachShadow" in widget.text and "data-title" in widget.text
     gradio_js = client.get("/gradio.js")
     assert gradio_js.status_code == 200 and "assets/index-" in gradio_js.text
-
-
-class TurnTakingGenerator:
-    """Judges by whichever topic its prompt is about, slowly, and counts overlapping generations."""
-
-    def __init__(self) -> None:
-        self.active = 0
-        self.most_active = 0
-        self.lock = threading.Lock()
-
-    def generate(self, messages, options):
-        prompt = messages[-1]["content"]
-        question, sentence = prompt.split("\nSentence: ", 1)
-        about_inmates = "inmates" in question.lower()
-        reply = "Yes" if about_inmates == ("logging, mining" in sentence) else "No"
-        with self.lock:
-            self.active += 1
-            self.most_active = max(self.most_active, self.active)
-        try:
-            for word in reply.split(" "):
-                time.sleep(0.02)
-                yield word + " "
-        finally:
-            with self.lock:
-                self.active -= 1
 
 
 def test_concurrent_answers_never_mix(tmp_path):

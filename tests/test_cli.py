@@ -18,13 +18,11 @@ RAG = str(Path(sys.executable).parent / "rag")
 
 
 def run(*args, env_dir):
-    return subprocess.run(
-        [RAG, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"RAG_INDEX_DIR": str(env_dir), "PATH": "/usr/bin:/bin", "HOME": str(env_dir)},
-    )
+    env = {"RAG_INDEX_DIR": str(env_dir), "PATH": "/usr/bin:/bin", "HOME": str(env_dir)}
+    # The command runs the code under test: the checkout on PYTHONPATH, if any, over the installed one.
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return subprocess.run([RAG, *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,9 @@
 import math
 from dataclasses import replace
 
-from bench.load import QuotingGenerator, Tally, client_questions, crosstalk, pct, report
+from bench.load import Tally, client_questions, crosstalk, pct, report
 from rag.serialize import answer_json
-from tests.fakes import PRISON_QUESTION, fake_pipeline
+from tests.fakes import PRISON_QUESTION, QuotingGenerator, fake_pipeline
 
 OTHER = "Which European country ended its program for North Korean workers?"
 

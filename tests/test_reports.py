@@ -17,19 +17,11 @@ from fastapi.testclient import TestClient
 from bench.processes import NotServing, free_port, stop, wait_until_serving
 from rag.index.store import load_index
 from rag.ingest.uploads import UploadRefused, check_metadata, check_upload, near_duplicate, safe_name
-from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, fake_build, fake_settings
+from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, SlowEmbedder, fake_build, fake_settings
 from tests.pdfs import report_pdf
 
 MONGOLIA = REPORTS / "tip-2007-mongolia.txt"
 RUSSIA = REPORTS / "tip-2007-russia.txt"
-
-
-class SlowEmbedder(HashEmbedder):
-    """The hashed embedder, taking a little while over each call."""
-
-    def embed(self, texts):
-        time.sleep(0.05)
-        return super().embed(texts)
 
 
 def serve(tmp_path: Path, embedder=None, **values):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from tests.fakes import (
     REPORTS,
     HashEmbedder,
     JudgingModel,
+    SlowEmbedder,
     fake_settings,
 )
 from tests.pdfs import report_pdf
@@ -38,16 +38,6 @@ INDEXING_PROBE = """() => {
   const s = document.querySelector('#rr-upload-status [role=status]');
   return !!s && !!s.querySelector('progress') && /embedding passage \\d+ of \\d+ \\(\\d+%\\)/.test(s.innerText);
 }"""
-
-
-class SlowEmbedder(HashEmbedder):
-    """The hashed embedder, `delay` seconds per call once the test sets it (so that indexing shows progress)."""
-
-    delay = 0.0
-
-    def embed(self, texts):
-        time.sleep(self.delay)
-        return super().embed(texts)
 
 
 def application(index_dir: Path, embedder=None, **values):
@@ -101,7 +91,7 @@ def tab_to(page, selector: str, limit: int = 15) -> int:
 
 
 def test_a_pdf_added_through_the_page_is_indexed_with_progress_picked_and_cited(page, tmp_path, monkeypatch):
-    embedder = SlowEmbedder()
+    embedder = SlowEmbedder(delay=0.0)  # slowed once the page is open
     app, _settings = application(tmp_path / "idx", embedder)
     # One passage per embedding call, each taking a while, so that the page has progress to show.
     monkeypatch.setattr("rag.index.store.EMBED_STEP", 1)

@@ -1,7 +1,6 @@
 """The chat, the widget and the embeds in headless Chromium, against a server with a scripted generator."""
 
 import re
-import time
 from dataclasses import replace
 
 import pytest
@@ -9,7 +8,7 @@ from playwright.sync_api import expect
 
 from rag.settings import Settings
 from tests.browser.support import ask, running, static_site
-from tests.fakes import EVIL_TITLE, PRISON_QUESTION, fake_pipeline
+from tests.fakes import EVIL_TITLE, PRISON_QUESTION, SlowJudge, fake_pipeline
 from ui.app import create_app
 from ui.service import AnswerService
 
@@ -209,16 +208,8 @@ def test_report_filter_limits_the_sources_to_the_chosen_report(page, app_url):
     assert page.evaluate("() => window.__pwned") is None
 
 
-class SlowJudge:
-    """Takes a second for every judgement, so the page can be seen before the answer is decided."""
-
-    def generate(self, messages, options):
-        time.sleep(1.0)
-        yield "Yes"
-
-
 def test_the_sources_are_shown_before_the_answer_is_decided(browser, tmp_path):
-    pipeline = replace(fake_pipeline(tmp_path), generator=SlowJudge())
+    pipeline = replace(fake_pipeline(tmp_path), generator=SlowJudge(seconds=1.0))
     context = browser.new_context()
     page = context.new_page()
     try:

@@ -6,14 +6,13 @@ Set REPORT_RAG_SCREENSHOTS=docs to refresh the screenshots shown in the README.
 import pytest
 from playwright.sync_api import expect
 
-from app import build
 from rag.settings import Settings
 from tests.browser.support import chromium, running, screenshot_dir, static_site
 from tests.fakes import REPORT_PATH
 from ui.app import create_app
 from ui.service import AnswerService
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
+pytestmark = pytest.mark.browser  # and integration, as everything in this folder
 QUESTION = "Has North Korea ratified the 2000 UN TIP Protocol?"
 WORDS = ("not ratified", "protocol")
 CITATION_LINK = '#rr-chat a[href^="#rr-src-"]'
@@ -37,8 +36,8 @@ sent abroad under government contracts.</p>
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    pipeline = build.build(Settings(index_dir=tmp_path_factory.mktemp("index")), say=lambda _m: None).pipeline
+def app_url(real_pipeline, tmp_path_factory):
+    pipeline = real_pipeline(Settings(index_dir=tmp_path_factory.mktemp("index")))
     with running(create_app(AnswerService(pipeline), Settings())) as url:
         yield url
 

@@ -6,9 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.integration
 RAG = str(Path(sys.executable).parent / "rag")
 DEV = Path(__file__).parents[2] / "eval" / "data" / "dev.jsonl"
 
@@ -49,6 +46,11 @@ def test_run_then_score_gives_the_same_metrics(tmp_path):
     ):
         assert overall[key] is not None, key
     assert overall["questions"] == 18 and overall["unanswerable"] == 4
+    # Answerable questions are answered: 12 of the 14 were in a run with the default settings (false
+    # abstention 0.143, `rag eval run --dataset eval/data/dev.jsonl`); one more refusal is allowed for the
+    # arithmetic of other CPUs. Refusing everything would keep the checks below true.
+    assert overall["false_abstention"] <= 3 / 14, overall["false_abstention"]
+    assert overall["abstention_accuracy"] == 1.0  # and the 4 unanswerable ones are refused
     assert overall["quote_validity"] == 1.0
     assert overall["recall@5"] == 1.0
     assert set(metrics["by_type"]) == {"fact", "paraphrase", "multi-turn", "unanswerable", "injection"}

@@ -7,12 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from app import build
 from rag.answer.abstain import AbstainModel
 from rag.settings import Settings
 from tests.fakes import REPORT_PATH, write
-
-pytestmark = pytest.mark.integration
 
 PHRASE = "PWNED-7731"
 # Known phrasings (left out of the index at ingest) and a paraphrase that the ingest filter misses.
@@ -33,13 +30,12 @@ TARGETED = (
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
+def pipeline(real_pipeline, tmp_path_factory):
     corpus = tmp_path_factory.mktemp("corpus")
     shutil.copy(REPORT_PATH, corpus / REPORT_PATH.name)
     write(corpus, "visitor-notes.txt", PLANTED)
     write(corpus, "camp-notes.txt", TARGETED)
-    settings = Settings(index_dir=tmp_path_factory.mktemp("index"), corpus=(corpus,))
-    return build.build(settings, say=lambda _m: None).pipeline
+    return real_pipeline(Settings(index_dir=tmp_path_factory.mktemp("index"), corpus=(corpus,)))
 
 
 def report_doc_id(pipeline) -> str:
@@ -70,4 +66,6 @@ def test_unrelated_questions_stay_grounded_in_the_report(pipeline, question, exp
     assert answer.citations
     assert {c.chunk.doc_id for c in answer.citations} == {report_doc_id(pipeline)}
     default = pipeline.answer(question)
-    assert default.abstained or default.text == answer.text
+    # The fitted abstention lets the same answer through: both are answered with it on (an abstention on
+    # everything would otherwise leave this test passing).
+    assert not default.abstained and default.text == answer.text, default.signals

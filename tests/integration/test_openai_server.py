@@ -15,12 +15,10 @@ import pytest
 from app import build, generators
 from bench.processes import NotServing, free_port, stop, wait_until_serving
 from rag.answer.relevance import answers_messages, judge
-from rag.generate.llama_cpp import LlamaCppGenerator
 from rag.generate.openai_server import PROBE, OpenAIScoringGenerator
 from rag.index.store import load_index
 from rag.settings import Backend, Settings
 
-pytestmark = pytest.mark.integration
 RAG = str(Path(sys.executable).parent / "rag")
 PRISON = "What work are prison camp inmates forced to do?"
 
@@ -61,8 +59,9 @@ def settings(server_url, tmp_path_factory) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def pipeline(settings):
-    return build.build(settings, say=lambda _m: None).pipeline
+def pipeline(settings, real_embedder):
+    """The product with the server as its generator (and the embedder loaded once)."""
+    return build.build(settings, say=lambda _m: None, embedder=real_embedder).pipeline
 
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
@@ -75,7 +74,7 @@ def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     }
 
 
-def test_the_judge_reads_the_same_probabilities_as_the_in_process_backend(pipeline, model_path):
+def test_the_judge_reads_the_same_probabilities_as_the_in_process_backend(pipeline, real_generator):
     """Same messages: the server's P(Yes) that a sentence answers agrees with llama.cpp in process.
 
     Runs first on the fresh server, whose only request so far was the start-up probe; the local
@@ -83,7 +82,7 @@ def test_the_judge_reads_the_same_probabilities_as_the_in_process_backend(pipeli
     position, which changes llama.cpp's sums slightly: the probabilities differed by up to 0.018 in CI
     runs, far less than what separates an answering sentence from another.
     """
-    local = LlamaCppGenerator(model_path, n_ctx=2048)
+    local = real_generator  # the same model file, with the same 2048-token context as the server
     local.next_token_probability(PROBE, ["NONE"])
     sentences = (
         "The government sends political prisoners and criminals to detention camps where they are forced to "

@@ -4,20 +4,16 @@ from dataclasses import replace
 
 import pytest
 
-from app import build
 from rag.answer.abstain import AbstainModel
 from rag.serialize import answer_json
 from rag.settings import Settings
 from rag.types import Answer, Sources
 from tests.fakes import REPORT_PATH
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    settings = Settings(index_dir=tmp_path_factory.mktemp("index"))
-    return build.build(settings, say=lambda _m: None).pipeline
+def pipeline(real_pipeline, tmp_path_factory):
+    return real_pipeline(Settings(index_dir=tmp_path_factory.mktemp("index")))
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +49,7 @@ def test_the_default_answers_most_of_them_and_never_another_answer(pipeline, ans
         default, chosen = pipeline.answer(question), answering.answer(question)
         assert default.abstained or default.text == chosen.text
         answered += not default.abstained
+    # Measured: 3 of the 5 (the fair-trials and Tier 3 questions refused, p_wrong 0.58 and 0.36).
     assert answered >= 3, f"only {answered} of {len(ANSWERED)} answerable questions answered"
 
 
@@ -111,15 +108,19 @@ def test_the_sources_stream_first(pipeline):
     assert any("not ratified" in h.chunk.text for h in events[0].passages)
     final = events[-1]
     assert isinstance(final, Answer)
+    assert not final.abstained and "not ratified" in final.text, final.text
     assert final.timings["sources_s"] < final.timings["total_s"]
 
 
-def test_the_same_question_gets_the_same_answer_whatever_was_asked_before(tmp_path):
+def test_the_same_question_gets_the_same_answer_whatever_was_asked_before(real_pipeline, tmp_path):
     """llama.cpp reuses only the constant prefix's saved state, so earlier questions leave no trace."""
-    settings = Settings(index_dir=tmp_path / "index")
-    first = build.build(settings, say=lambda _m: None).pipeline
+    first = real_pipeline(Settings(index_dir=tmp_path / "index"))
     question = "do nk authorities prosecute traffickers"
     fresh = answer_json(first.answer(question))
+    # Refused today (p_wrong 0.389): what is compared is then the cited answer kept as the draft, which an
+    # abstention without an answer (the same every time) would not have.
+    shown = fresh["draft"] if fresh["abstained"] else fresh["answer"]
+    assert "[1]" in shown, fresh
     for other in (
         "What work are prison camp inmates forced to do?",
         "does nk prosecute traffickers",
@@ -131,13 +132,12 @@ def test_the_same_question_gets_the_same_answer_whatever_was_asked_before(tmp_pa
     assert again == fresh  # text, citations, abstention, and every signal to the last digit
 
 
-def test_a_question_about_one_report_is_never_answered_supported_from_another(tmp_path):
+def test_a_question_about_one_report_is_never_answered_supported_from_another(real_pipeline, tmp_path):
     """Mongolia's opening gives no tier; Russia's does. A Russian sentence must not answer for Mongolia."""
     from rag.settings import DEFAULT_CORPUS
     from tests.fakes import REPORTS
 
-    settings = Settings(index_dir=tmp_path / "index", corpus=[DEFAULT_CORPUS, REPORTS])
-    several = build.build(settings, say=lambda _m: None).pipeline
+    several = real_pipeline(Settings(index_dir=tmp_path / "index", corpus=[DEFAULT_CORPUS, REPORTS]))
     answer = several.answer("Which tier was Mongolia placed on?")
     assert answer.abstained or answer.citations
     assert all("mongolia" in c.doc_id for c in answer.citations if c.supported), answer

@@ -14,13 +14,12 @@ from rag.index.store import ChunkingConfig, build_index
 from rag.settings import Fusion, RetrievalMode, Settings
 from tests.fakes import REPORT_PATH
 
-pytestmark = pytest.mark.integration
 DEV_SET = Path(__file__).parents[2] / "eval" / "data" / "dev.jsonl"
 
 
 @pytest.fixture(scope="module")
-def minilm():
-    return load_embedder()
+def minilm(real_embedder):
+    return real_embedder
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ import time
 
 from fastapi.testclient import TestClient
 
-from app import build
 from rag.settings import Settings
 from tests.fakes import REPORTS
 from tests.pdfs import report_pdf
@@ -12,9 +11,9 @@ from tests.pdfs import report_pdf
 MONGOLIA = REPORTS / "tip-2007-mongolia.txt"
 
 
-def test_a_pdf_added_through_the_api_is_answered_from_with_page_and_paragraph(tmp_path):
+def test_a_pdf_added_through_the_api_is_answered_from_with_page_and_paragraph(real_application, tmp_path):
     settings = Settings(index_dir=tmp_path / "index", feedback_db=tmp_path / "feedback.sqlite3")
-    client = TestClient(build.build(settings, say=lambda _m: None).web())
+    client = TestClient(real_application(settings).web())
     pdf = report_pdf(MONGOLIA.read_text(encoding="utf-8"))
     reply = client.post("/api/reports", files={"file": ("mongolia-2007.pdf", pdf)})
     assert reply.status_code == 202, reply.json()
