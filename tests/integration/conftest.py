@@ -1,5 +1,6 @@
 """Integration tests: every test in this folder is marked `integration`, and the real packaged models are
-loaded once per test run, through the product's own factories (app.build), and shared by every test here."""
+loaded once per test run, through the product's own factories (app.indexing, app.generators), and shared
+by every test here."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app import build
+from app import build, generators, indexing
 from embeddings.encoder import Embedder
 from rag.answer.pipeline import Pipeline
 from rag.generate.protocol import Generator
@@ -31,13 +32,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def real_embedder() -> Embedder:
     """The packaged sentence-transformers embedder, as the product loads it."""
-    return build.make_embedder(Settings())
+    return indexing.make_embedder(Settings())
 
 
 @pytest.fixture(scope="session")
 def real_generator() -> Generator:
     """The packaged generator, as the product loads it (llama.cpp by default)."""
-    return build.make_generator(Settings(), say=quiet)
+    return generators.make_generator(Settings(), say=quiet)
 
 
 @pytest.fixture(scope="session")
