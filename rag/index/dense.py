@@ -30,9 +30,7 @@ class DenseSearch(Protocol):
     @property
     def size(self) -> int: ...
 
-    def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]: ...
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class DenseIndex:

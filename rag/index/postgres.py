@@ -117,12 +117,15 @@ class PgDenseIndex:
         try:
             found = self._query(sql, params, exact, ids is not None)
         except psycopg.errors.UndefinedTable as err:
-            raise BuildGone(f"build {self.build_id} was replaced and removed from the store; load the current one") from err
+            raise self._gone() from err
         if not found:
             return empty
         rows = np.fromiter((r[0] for r in found), dtype=np.int64, count=len(found))
         scores = np.fromiter((r[1] for r in found), dtype=np.float32, count=len(found))
         return scores, rows
+
+    def _gone(self) -> BuildGone:
+        return BuildGone(f"build {self.build_id} was replaced and removed from the store; load the current one")
 
     def _query(self, sql: str, params: dict[str, Any], exact: bool, filtered: bool) -> list[Any]:
         with self.pool.connection() as conn, conn.transaction():
@@ -136,7 +139,7 @@ class PgDenseIndex:
                     conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
             found = conn.execute(sql, params).fetchall()
             if not found and not _build_exists(conn, self.build_id):
-                raise BuildGone(f"build {self.build_id} was replaced and removed from the store; load the current one")
+                raise self._gone()
         return found
 
 
