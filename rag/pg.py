@@ -240,6 +240,20 @@ class Pool:
                 return
 
 
+@contextmanager
+def connection(store: str | Pool) -> Iterator[psycopg.Connection[Any]]:
+    """A connection for a block: the pool's, or a new one closed afterwards."""
+    if isinstance(store, Pool):
+        with store.connection() as conn:
+            yield conn
+        return
+    conn = connect(store)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
 def _register_vector(conn: psycopg.Connection[Any], url: str) -> None:
     from pgvector.psycopg import register_vector
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,7 @@ from rag.index.dense import EXACT_MAX, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNS
 from rag.index.dense import allowed_rows as _allowed_rows
 from rag.index.manifest import Manifest
 from rag.index.store import CorpusIndex, IndexMissing, document_from_json
-from rag.pg import Pool, StoreUnavailable, connect, redact
+from rag.pg import Pool, StoreUnavailable, connection, redact
 from rag.types import Chunk, Document
 
 if TYPE_CHECKING:
@@ -165,7 +164,7 @@ def write_build(
         )
     kind = "hnsw" if len(chunks) > exact_max else "flat"
     manifest = replace(manifest, dense_kind=kind, n_chunks=len(chunks), files={})
-    with _connection(store) as conn:
+    with connection(store) as conn:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             current = _current(conn)
@@ -275,7 +274,7 @@ def check_embedder(url: str, manifest: Manifest, name: str | None, dim: int | No
 
 def current_build_id(store: str | Pool) -> int | None:
     """The id of the store's current build (None before the first): one cheap query, for noticing a new build."""
-    with _connection(store) as conn:
+    with connection(store) as conn:
         return _current(conn)
 
 
@@ -283,7 +282,7 @@ def known_vectors(store: str | Pool, embedder_name: str, chunk_ids: Sequence[str
     """Vectors of the current build's chunks among `chunk_ids`, if it was made with `embedder_name`."""
     if not chunk_ids:
         return {}
-    with _connection(store) as conn:
+    with connection(store) as conn:
         found = conn.execute(
             "SELECT c.chunk_id, c.embedding FROM current_build p JOIN builds b ON b.id = p.build_id "
             "JOIN chunks c ON c.build_id = p.build_id WHERE b.embedder_name = %s AND c.chunk_id = ANY(%s)",
@@ -360,17 +359,3 @@ def _current(conn: psycopg.Connection[Any]) -> int | None:
 def _build_exists(conn: psycopg.Connection[Any], build_id: int) -> bool:
     row = conn.execute("SELECT EXISTS (SELECT 1 FROM builds WHERE id = %s)", (build_id,)).fetchone()
     return bool(row and row[0])
-
-
-@contextmanager
-def _connection(store: str | Pool) -> Iterator[psycopg.Connection[Any]]:
-    """A connection for a block: the pool's, or a new one closed afterwards."""
-    if isinstance(store, Pool):
-        with store.connection() as conn:
-            yield conn
-        return
-    conn = connect(store)
-    try:
-        yield conn
-    finally:
-        conn.close()
