@@ -29,7 +29,7 @@ import numpy as np
 from embeddings.encoder import Embedder
 from rag.index import swap
 from rag.index.bm25 import LexicalIndex
-from rag.index.dense import DenseIndex
+from rag.index.dense import DenseIndex, DenseSearch
 from rag.index.manifest import (
     FORMAT,
     ChunkingConfig,
@@ -87,7 +87,7 @@ class CorpusIndex:
     documents: dict[str, Document]
     chunks: tuple[Chunk, ...]
     vectors: np.ndarray
-    dense: DenseIndex
+    dense: DenseSearch
     lexical: LexicalIndex
 
     @property
@@ -225,7 +225,7 @@ def _load_build(path: Path, mmap: bool) -> CorpusIndex:
         for name, digest in manifest.files.items():
             if sha256(path / name) != digest:
                 raise IndexCorrupt(f"{path / name} does not match its checksum; run `rag index --rebuild`")
-        documents = {d["doc_id"]: _document(d) for d in read_jsonl(path / "documents.jsonl")}
+        documents = {d["doc_id"]: document_from_json(d) for d in read_jsonl(path / "documents.jsonl")}
         chunks = tuple(Chunk(**c) for c in read_jsonl(path / "chunks.jsonl"))
         vectors = np.load(path / "vectors.npy", mmap_mode="r" if mmap else None)
         dense = DenseIndex.load(path / "dense.faiss", mmap=mmap)
@@ -293,7 +293,8 @@ def _save_dense(dense: DenseIndex, path: Path) -> None:
         raise OSError(code, os.strerror(code), str(path)) from err
 
 
-def _document(row: dict) -> Document:
+def document_from_json(row: dict) -> Document:
+    """A Document from its JSON form (a line of documents.jsonl)."""
     row = dict(row)
     row["spans"] = tuple(tuple(s) for s in row["spans"])
     row["extra"] = tuple(tuple(e) for e in row["extra"])
