@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from rag.feedback_pg import PgFeedbackStore
@@ -76,6 +76,18 @@ class Feedback:
             raise ValueError(f"rating must be one of {', '.join(Rating)}, not {self.rating!r}")
         if len(self.note) > MAX_NOTE_CHARS:
             raise ValueError(f"the note has {len(self.note)} characters; the limit is {MAX_NOTE_CHARS}")
+
+
+class Verdicts(Protocol):
+    """What the web app and the export ask of a feedback store: the SQLite file's or the shared store's."""
+
+    def add(self, feedback: Feedback) -> int: ...
+
+    def annotate(self, feedback_id: int, note: str) -> None: ...
+
+    def rows(self, rating: Rating | None = None) -> list[Feedback]: ...
+
+    def count(self, rating: Rating | None = None) -> int: ...
 
 
 class FeedbackStore:

@@ -18,7 +18,7 @@ from typing import Any
 
 import gradio as gr
 
-from rag.feedback import FeedbackError, FeedbackStore, Rating, utc_now
+from rag.feedback import FeedbackError, Rating, Verdicts, utc_now
 from rag.schema import QuestionError, Turn, check_question
 from rag.serialize import answer_json
 from rag.settings import Settings
@@ -50,7 +50,7 @@ class Contributions:
     `provenance()`: the index build and the models). Without them the chat only answers."""
 
     library: Reports | None = None
-    feedback: FeedbackStore | None = None
+    feedback: Verdicts | None = None
     provenance: Provenance = dict
 
 

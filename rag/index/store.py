@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -253,14 +253,25 @@ def _vectors_for(
     on_step: OnStep,
 ) -> tuple[np.ndarray, int]:
     """Vectors for all chunks, reusing the previous build's where the chunk and embedder match."""
-    known: dict[str, int] = {}
+    known: dict[str, np.ndarray] = {}
     if previous is not None and previous.embedder_name == embedder.name:
-        known = {c.chunk_id: i for i, c in enumerate(previous.chunks)}
+        known = {c.chunk_id: previous.vectors[i] for i, c in enumerate(previous.chunks)}
+    return embed_chunks(chunks, embedder, known, on_progress, on_step)
+
+
+def embed_chunks(
+    chunks: Sequence[Chunk],
+    embedder: Embedder,
+    known: Mapping[str, np.ndarray],
+    on_progress: Callable[[str], None],
+    on_step: OnStep,
+) -> tuple[np.ndarray, int]:
+    """Vectors for all chunks, taken from `known` (chunk id -> vector) where it has them; how many were."""
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
     todo = [i for i, c in enumerate(chunks) if c.chunk_id not in known]
     for i, c in enumerate(chunks):
-        if c.chunk_id in known and previous is not None:
-            vectors[i] = previous.vectors[known[c.chunk_id]]
+        if c.chunk_id in known:
+            vectors[i] = known[c.chunk_id]
     if todo:
         on_progress(f"embedding {len(todo)} new chunks ({len(chunks) - len(todo)} reused)")
         # In batches, so that whoever waits for a large report hears how far the embedding is.
