@@ -73,3 +73,35 @@ def test_two_web_apps_share_reports_jobs_and_feedback(tmp_path, pg_url):
     hits = two.post("/api/search", json={"query": "forced labor", "filters": {"doc_id": [doc_id]}}).json()["hits"]
     assert hits and {h["doc_id"] for h in hits} == {doc_id}
     assert two.get("/api/reports/jobs/nope").status_code == 404
+
+
+def test_an_unreachable_database_gets_503_with_an_error_and_the_rest_keeps_serving(tmp_path, pg_url):
+    from dataclasses import replace
+
+    from app.build import pipeline_over
+    from rag.index.postgres import PgDenseIndex
+    from rag.pg import Pool
+    from ui.api import STORE_DOWN
+    from ui.chat import ChatHandlers
+
+    application = fake_build(shared_settings(tmp_path, pg_url), JudgingModel("logging, mining"))
+    service = application.service()
+    client = TestClient(application.web(service))
+    index = service.pipeline.retriever.index
+    dense = index.dense
+    assert isinstance(dense, PgDenseIndex)
+    # The same build, searched through a database address where nothing listens.
+    nowhere = Pool(f"postgresql://rag:secret@/library?host={tmp_path}&port=1")
+    down = replace(index, dense=PgDenseIndex(nowhere, dense.build_id, dense.dim, dense.size, dense.kind))
+    service.use(pipeline_over(service.pipeline, down))
+
+    asked = {"question": "What work are inmates forced to do?"}
+    for path, body in (("/api/ask", asked), ("/api/search", {"query": "x"})):
+        reply = client.post(path, json=body)
+        assert reply.status_code == 503 and reply.json() == {"error": STORE_DOWN}, reply.text
+        assert "secret" not in reply.text
+    assert client.get("/api/reports").status_code == 200 and client.get("/healthz").status_code == 200
+    assert "unreachable" in ChatHandlers(service, application.settings).search("forced labor")
+
+    service.use(pipeline_over(service.pipeline, index))  # the database is back: answers come again
+    assert client.post("/api/ask", json=asked).status_code == 200

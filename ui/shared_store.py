@@ -17,10 +17,10 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.index.postgres import BuildGone
 from rag.pg import StoreUnavailable
+from ui.api import STORE_DOWN
 
 log = logging.getLogger(__name__)
 
-UNREACHABLE = "the report library's database is unreachable; try again in a few seconds"
 REPLACED = "the reports changed while this request was served; ask again"
 # Seconds a client is told to wait before trying again while the database is down; chosen by hand.
 RETRY_AFTER_S = 5
@@ -43,7 +43,7 @@ def add_shared_store_handlers(
 
     async def unreachable(_request: Request, err: Exception) -> JSONResponse:
         log.error("the shared store failed a request: %s", err)
-        return JSONResponse({"error": UNREACHABLE}, 503, headers={"Retry-After": str(RETRY_AFTER_S)})
+        return JSONResponse({"error": STORE_DOWN}, 503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
     async def gone(_request: Request, err: Exception) -> JSONResponse:
         log.warning("%s: reading the current build", err)

@@ -117,6 +117,9 @@ class PgDenseIndex:
             found = self._query(sql, params, exact, ids is not None)
         except psycopg.errors.UndefinedTable as err:
             raise self._gone() from err
+        except (psycopg.OperationalError, psycopg.InterfaceError) as err:
+            # A connection the database closed (a restart, a failover): the pool opens new ones next time.
+            raise StoreUnavailable(f"dense search in the store at {redact(self.pool.url)} failed ({err})") from err
         if not found:
             return empty
         rows = np.fromiter((r[0] for r in found), dtype=np.int64, count=len(found))
