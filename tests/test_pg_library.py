@@ -105,3 +105,19 @@ def test_an_unreachable_database_gets_503_with_an_error_and_the_rest_keeps_servi
 
     service.use(pipeline_over(service.pipeline, index))  # the database is back: answers come again
     assert client.post("/api/ask", json=asked).status_code == 200
+
+
+def test_rag_index_writes_to_the_store_and_refuses_another_embedder_in_one_line(tmp_path, pg_url, monkeypatch, capsys):
+    from app.cli import main
+
+    monkeypatch.setenv("RAG_DATABASE_URL", pg_url)
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "idx"))
+    monkeypatch.setattr("app.indexing.make_embedder", lambda settings: HashEmbedder())
+    assert main(["index", str(REPORT_PATH)]) == 0
+    assert "-> postgres-build-1" in capsys.readouterr().out
+    monkeypatch.setattr("app.indexing.make_embedder", lambda settings: HashEmbedder(name="other-model"))
+    assert main(["index", str(MONGOLIA)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rag: error: the store at") and "was built with fake-hash" in err
+    assert len(err.splitlines()) == 1
+    assert current_build_id(pg_url) == 1
