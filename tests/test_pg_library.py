@@ -81,6 +81,7 @@ def test_an_unreachable_database_gets_503_with_an_error_and_the_rest_keeps_servi
     from app.build import pipeline_over
     from rag.index.postgres import PgDenseIndex
     from rag.pg import Pool
+    from rag.settings import RetrievalMode
     from ui.api import STORE_DOWN
     from ui.chat import ChatHandlers
 
@@ -102,6 +103,9 @@ def test_an_unreachable_database_gets_503_with_an_error_and_the_rest_keeps_servi
         assert "secret" not in reply.text
     assert client.get("/api/reports").status_code == 200 and client.get("/healthz").status_code == 200
     assert "unreachable" in ChatHandlers(service, application.settings).search("forced labor")
+    lexical = replace(service.pipeline.retriever, mode=RetrievalMode.BM25)
+    service.use(replace(service.pipeline, retriever=lexical))  # BM25 only: no vectors, no database
+    assert client.post("/api/ask", json=asked).status_code == 200
 
     service.use(pipeline_over(service.pipeline, index))  # the database is back: answers come again
     assert client.post("/api/ask", json=asked).status_code == 200
