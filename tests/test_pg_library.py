@@ -125,3 +125,21 @@ def test_rag_index_writes_to_the_store_and_refuses_another_embedder_in_one_line(
     assert err.startswith("rag: error: the store at") and "was built with fake-hash" in err
     assert len(err.splitlines()) == 1
     assert current_build_id(pg_url) == 1
+
+
+def test_two_writers_at_once_keep_both_reports(tmp_path, pg_url):
+    import threading
+
+    settings = shared_settings(tmp_path, pg_url)
+    open_index(settings, HashEmbedder(), QUIET)
+    said: list[str] = []
+    threads = [
+        threading.Thread(target=index_documents, args=(settings, HashEmbedder(), [path]), kwargs={"say": said.append})
+        for path in (MONGOLIA, RUSSIA)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(load_shared(settings, None).documents) == 3, said
+    assert current_build_id(pg_url) == 3
