@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,21 @@ def test_dense_search_in_postgres_matches_faiss(pg_url):
             for k in (1, 10, n + 5):
                 assert_same(pg_index.search(q, k, allowed), faiss_index.search(q, k, allowed))
     assert_same(pg_index.search(vectors[0], 0), faiss_index.search(vectors[0], 0))
+
+
+def test_vectors_stay_in_the_chunk_rows_where_exact_search_reads_them(pg_url):
+    dim = 384  # 1.5 kB a vector: with a passage of 1 kB the row passes PostgreSQL's default 2 kB TOAST target
+    docs, chunks, vectors = synthetic(50, dim)
+    rng = np.random.default_rng(2)
+    # Passages that do not compress, so that only moving a column out of line would make the row fit.
+    chunks = [replace(c, text=rng.bytes(500).hex()) for c in chunks]
+    build = write_build(pg_url, manifest("random", dim, 50), docs, chunks, vectors)
+    with connect(pg_url) as conn:
+        outside = conn.execute(
+            f"SELECT count(*) FROM chunks_b{build} WHERE pg_column_toast_chunk_id(embedding) IS NOT NULL"
+        ).fetchone()
+    assert outside == (0,)
+    assert load_current(pg_url).dense.search(vectors[3], 1)[1].tolist() == [3]
 
 
 def test_a_large_build_searches_an_hnsw_index(pg_url, monkeypatch):
