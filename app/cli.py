@@ -98,9 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
     except Exception as err:  # an expected failure gets one line; details go to the log
         from embeddings.errors import ModelLoadError
+        from rag.index.postgres import BuildConflict, EmbedderMismatch
         from rag.index.store import IndexCorrupt
+        from rag.pg import StoreUnavailable
 
-        if isinstance(err, ModelLoadError | IndexCorrupt | ValueError | OSError):
+        expected = ModelLoadError | IndexCorrupt | StoreUnavailable | EmbedderMismatch | BuildConflict
+        if isinstance(err, expected | ValueError | OSError):
             print(f"rag: error: {err}", file=sys.stderr)
             return EXIT_FAIL
         raise

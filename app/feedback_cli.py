@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli import EXIT_OK, UsageError, settings_from
-from rag.feedback import Feedback, FeedbackStore, Rating
+from rag.feedback import Feedback, FeedbackStore, Rating, open_feedback_store
 from rag.jsonl import write_jsonl
 
 ROW_TYPE = "feedback"
@@ -30,7 +30,8 @@ def register(sub: Any) -> None:
     e.add_argument(
         "--index-dir",
         type=Path,
-        help="read feedback.sqlite3 in this index folder (default: RAG_FEEDBACK_DB, else RAG_INDEX_DIR)",
+        help="read feedback.sqlite3 in this index folder (default: RAG_FEEDBACK_DB, else RAG_INDEX_DIR); "
+        "with RAG_DATABASE_URL set, the shared store's feedback is read instead",
     )
     e.set_defaults(run=_cmd_export)
 
@@ -57,8 +58,8 @@ def question_row(feedback: Feedback) -> dict[str, Any]:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    store = FeedbackStore(settings.feedback_path)
-    if not store.path.exists():
+    store = open_feedback_store(settings.feedback_path, settings.database)
+    if isinstance(store, FeedbackStore) and not store.path.exists():
         raise UsageError(
             f"no feedback yet: {store.path} does not exist (the web app creates it when a reader rates an answer; "
             "RAG_FEEDBACK_DB or --index-dir says where to look)"

@@ -1,12 +1,21 @@
 """The index the product answers from: opened, built, rebuilt when stale, and updated with new reports.
 
 The policy lives here (which inputs a rebuild reads, when an index is stale); the work is rag.index's.
+With RAG_DATABASE_URL the index is the shared store's current build: opened as it is (built from the
+configured corpus only when the store is empty), never rebuilt behind other servers' backs, and refused
+when it was made with another embedder. A new build there starts from the reports the store holds (their
+text is in it, wherever they were added), replaces those read again from the given paths, and is written
+only if no other build was published meanwhile; otherwise it is made again from the newer one.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from embeddings.encoder import Embedder, load_embedder
 from rag.index.retrieve import Retriever
@@ -22,10 +31,17 @@ from rag.index.store import (
     recorded_inputs,
     stale_reason,
 )
-from rag.ingest.files import IngestLimits
+from rag.ingest.files import IngestLimits, load_documents
 from rag.settings import Settings
+from rag.types import Document
+
+if TYPE_CHECKING:
+    from rag.pg import Pool
 
 Say = Callable[[str], None]
+# A build for the shared store is made again from the newer build this many times when another server
+# published first; chosen by hand (each retry reuses every vector already computed).
+PUBLISH_ATTEMPTS = 5
 
 
 def chunking(settings: Settings) -> ChunkingConfig:
@@ -57,6 +73,8 @@ def index_documents(
     the previous inputs again, or the configured corpus for a new index. Vectors of
     unchanged chunks are reused unless `reembed`.
     """
+    if settings.database:
+        return _index_shared(settings, embedder, paths, replace, reembed, say, on_step)
     previous = _load_or_none(settings, say)
     resolved = [p.resolve() for p in paths]
     # A damaged index is rebuilt from scratch, but from the inputs its manifest still names.
@@ -73,7 +91,13 @@ def index_documents(
 
 
 def open_index(settings: Settings, embedder: Embedder, say: Say = print) -> CorpusIndex:
-    """The persisted index, built first if missing and rebuilt if stale (saying why)."""
+    """The persisted index, built first if missing and rebuilt if stale (saying why).
+
+    From the shared store: its current build, built first if the store is empty; EmbedderMismatch if it
+    was made with another embedder.
+    """
+    if settings.database:
+        return _open_shared(settings, embedder, say)
     try:
         index = load_index(settings.index_dir, mmap=False)
     except IndexMissing:
@@ -131,3 +155,146 @@ def _load_or_none(settings: Settings, say: Say) -> CorpusIndex | None:
     except RuntimeError as err:  # a corrupt index is rebuilt from scratch, never reused
         say(f"ignoring the existing index: {err}")
         return None
+
+
+_pools: dict[str, Pool] = {}
+_pools_lock = threading.Lock()
+
+
+def shared_pool(settings: Settings) -> Pool:
+    """The process's connections to the shared store named by RAG_DATABASE_URL."""
+    from rag.pg import Pool
+
+    url = settings.database
+    assert url is not None
+    with _pools_lock:
+        if url not in _pools:
+            _pools[url] = Pool(url)
+        return _pools[url]
+
+
+def load_shared(settings: Settings, embedder: Embedder | None) -> CorpusIndex:
+    """The shared store's current build, checked against `embedder` (IndexMissing if there is none)."""
+    from rag.index.postgres import load_current
+
+    name, dim = (embedder.name, embedder.dim) if embedder is not None else (None, None)
+    return load_current(shared_pool(settings), name, dim, vectors=False)
+
+
+def _open_shared(settings: Settings, embedder: Embedder, say: Say) -> CorpusIndex:
+    from rag.index.postgres import BuildConflict
+    from rag.pg import redact
+
+    try:
+        return load_shared(settings, embedder)
+    except IndexMissing:
+        pass
+    where = redact(settings.database or "")
+    say(f"the shared store at {where} has no index yet: building it from {', '.join(map(str, settings.corpus))}")
+    try:
+        return _build_shared(settings, embedder, None, list(settings.corpus), True, say, no_step, {}).index
+    except BuildConflict:
+        # Another server filled the empty store first: serve its build rather than replace it.
+        say("another server built the shared store first: using its build")
+        return load_shared(settings, embedder)
+
+
+def _index_shared(
+    settings: Settings,
+    embedder: Embedder,
+    paths: Sequence[Path],
+    replace: bool,
+    reembed: bool,
+    say: Say,
+    on_step: OnStep,
+) -> BuildReport:
+    from rag.index.postgres import BuildConflict
+
+    embedded: dict[str, np.ndarray] = {}
+    for _attempt in range(PUBLISH_ATTEMPTS):
+        try:
+            previous: CorpusIndex | None = load_shared(settings, None if reembed else embedder)
+        except IndexMissing:
+            previous = None
+        resolved = [p.resolve() for p in paths]
+        if not resolved:
+            # Inputs recorded on another machine may be missing here: their reports are kept from the store.
+            resolved = [p for p in previous.inputs if p.exists()] if previous is not None else list(settings.corpus)
+        try:
+            return _build_shared(settings, embedder, previous, resolved, replace, say, on_step, embedded)
+        except BuildConflict as err:
+            say(f"{err}: building again")
+    raise BuildConflict(f"other servers kept publishing builds; {PUBLISH_ATTEMPTS} attempts failed, try again")
+
+
+def _build_shared(
+    settings: Settings,
+    embedder: Embedder,
+    previous: CorpusIndex | None,
+    read: Sequence[Path],
+    replace: bool,
+    say: Say,
+    on_step: OnStep,
+    embedded: dict[str, np.ndarray],
+) -> BuildReport:
+    """A build of the reports read from `read` plus, unless `replace`, those of `previous` not read again."""
+    from rag.index.shared import build_of, publish_documents
+
+    on_step("reading", 0, len(read))
+    limits = ingest_limits(settings)
+    fresh, skipped = load_documents([Path(p).resolve() for p in read], limits.max_bytes, limits.allowed_roots)
+    for item in skipped:
+        say(f"skipped {item.path}: {item.reason}")
+    kept: list[Document] = []
+    inputs = list(read)
+    if previous is not None and not replace:
+        ids = {d.doc_id for d in fresh}
+        kept = [d for d in previous.documents.values() if d.doc_id not in ids and not _read_from(d, read)]
+        inputs = list(dict.fromkeys([*previous.inputs, *read]))
+    return publish_documents(
+        shared_pool(settings),
+        [*kept, *fresh],
+        inputs,
+        embedder,
+        chunking(settings),
+        based_on=build_of(previous),
+        exact_max=settings.retrieval.exact_search_max_chunks,
+        skipped=skipped,
+        embedded=embedded,
+        on_progress=say,
+        on_step=on_step,
+    )
+
+
+def remove_shared(settings: Settings, embedder: Embedder, doc_id: str, inputs: Sequence[Path], say: Say) -> BuildReport:
+    """A build of the shared store's reports without `doc_id` (recording `inputs`), made from the current one."""
+    from rag.index.postgres import BuildConflict
+    from rag.index.shared import build_of, publish_documents
+
+    embedded: dict[str, np.ndarray] = {}
+    for _attempt in range(PUBLISH_ATTEMPTS):
+        previous = load_shared(settings, embedder)
+        if doc_id not in previous.documents:
+            raise KeyError(doc_id)
+        documents = [d for d in previous.documents.values() if d.doc_id != doc_id]
+        try:
+            return publish_documents(
+                shared_pool(settings),
+                documents,
+                inputs,
+                embedder,
+                chunking(settings),
+                based_on=build_of(previous),
+                exact_max=settings.retrieval.exact_search_max_chunks,
+                embedded=embedded,
+                on_progress=say,
+            )
+        except BuildConflict as err:
+            say(f"{err}: building again")
+    raise BuildConflict(f"other servers kept publishing builds; {PUBLISH_ATTEMPTS} attempts failed, try again")
+
+
+def _read_from(doc: Document, paths: Sequence[Path]) -> bool:
+    """Whether `doc` came from one of `paths` (a file, or a file inside a folder), so reading them replaces it."""
+    source = Path(doc.source)
+    return any(source == p or source.is_relative_to(p) for p in paths)

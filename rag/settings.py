@@ -132,6 +132,9 @@ class ServerSettings(_Group):
     # remove reports when the server is bound to a non-loopback address (none set: nobody may there).
     max_upload_bytes: int = Field(default=20_000_000, ge=1)
     admin_token: SecretStr | None = None
+    # With the shared store (RAG_DATABASE_URL): an upload job whose server has not reported on it for
+    # this many seconds is marked failed (its server stopped); running jobs report every third of it.
+    stale_job_s: float = Field(default=60.0, gt=0, le=3600)
 
     @field_validator("rate_limit")
     @classmethod
@@ -258,6 +261,10 @@ class Settings(BaseSettings):
     allowed_roots: tuple[Path, ...] = ()
     # The SQLite file that keeps readers' feedback on answers; empty: `feedback.sqlite3` beside the index.
     feedback_db: Path | None = None
+    # The shared store: a PostgreSQL URL (postgresql://user:password@host/db, needs pgvector). Set, every
+    # server and `rag index` pointed at it share reports, passages, vectors, upload jobs and feedback;
+    # unset, the index lives in `index_dir` and feedback in `feedback_db`. Never logged (a secret).
+    database_url: SecretStr | None = None
 
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
@@ -281,6 +288,12 @@ class Settings(BaseSettings):
     @classmethod
     def _flat_keywords(cls, values: Any) -> Any:
         return _nest(values) if isinstance(values, dict) else values
+
+    @property
+    def database(self) -> str | None:
+        """The shared store's URL, or None for the embedded store (FAISS and files)."""
+        url = self.database_url.get_secret_value().strip() if self.database_url else ""
+        return url or None
 
     @property
     def feedback_path(self) -> Path:

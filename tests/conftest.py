@@ -7,6 +7,9 @@ import pytest
 from rag.ingest.files import load_document
 from rag.types import Document
 from tests.fakes import REPORT_PATH, HashEmbedder, write
+from tests.pg import pg_server, pg_url
+
+__all__ = ["pg_server", "pg_url"]  # fixtures: a real PostgreSQL with pgvector, a fresh database per test
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """The benchmarks' non-timing logic: percentiles, synthetic corpora, sizes and tables."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,28 @@ def test_answer_summary_medians_and_ratios():
     assert s["model_share_median"] == pytest.approx(0.5)  # 0.75, 0.5, 0.0
     assert s["sources_share_median"] == pytest.approx((0.05 + 0.3) / 2)
     assert s["model_calls"]["mean"] == pytest.approx(2.0)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("exact_max", [1000, 100])
+def test_store_search_runs_the_same_queries_on_both_stores(pg_url, exact_max, tmp_path):
+    from bench.report import write
+    from bench.store_search import run_size
+
+    row = run_size(300, pg_url, exact_max, n_queries=25)
+    kind = "flat" if exact_max >= 300 else "hnsw"
+    assert row["faiss_kind"] == row["pg_kind"] == kind and row["queries"] == 25
+    for key in ("dense", "hybrid", "hybrid_country"):
+        assert row[f"{key}_faiss_ms"]["n"] == row[f"{key}_pg_ms"]["n"] == 25
+    if kind == "flat":
+        # Both exact on vectors without ties: the same rows in the same order.
+        assert row["faiss_recall_at_10"] == row["pg_recall_at_10"] == row["pg_faiss_overlap_at_10"] == 1.0
+        assert row["hybrid_same_order"] == row["hybrid_country_same_order"] == 1.0
+    else:
+        assert row["pg_recall_at_10"] >= 0.9 and row["pg_faiss_overlap_at_10"] >= 0.9
+    data = {"machine": {"load_avg": "0.5"}, "postgres": {}, "exact_max": exact_max, "k": 10, "depth": 40}
+    (tmp_path / "store_search.json").write_text(json.dumps(data | {"rows": [row]}), encoding="utf-8")
+    write(tmp_path, tmp_path / "bench.md", tmp_path / "bench.png")
+    text = (tmp_path / "bench.md").read_text(encoding="utf-8")
+    assert "## Search: embedded store (FAISS) and shared store" in text
+    assert f"| 300 | {kind} / {kind} | hybrid, filter: country |" in text

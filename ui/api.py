@@ -27,6 +27,8 @@ from ui.service import AnswerService, Busy
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 1_000_000
+# What a reader is told while the shared store's database cannot be reached (RAG_DATABASE_URL).
+STORE_DOWN = "the report library's database is unreachable; try again in a few seconds"
 
 
 class RequestError(ValueError):

@@ -18,12 +18,13 @@ from typing import Any
 
 import gradio as gr
 
-from rag.feedback import FeedbackError, FeedbackStore, Rating, utc_now
+from rag.feedback import FeedbackError, Rating, Verdicts, utc_now
+from rag.pg import StoreUnavailable
 from rag.schema import QuestionError, Turn, check_question
 from rag.serialize import answer_json
 from rag.settings import Settings
 from rag.types import Answer, Document, Sources
-from ui.api import RequestError, validate_ask, validate_search
+from ui.api import STORE_DOWN, RequestError, validate_ask, validate_search
 from ui.feedback import feedback_record
 from ui.manage import report_choices, status_html
 from ui.render import (
@@ -50,7 +51,7 @@ class Contributions:
     `provenance()`: the index build and the models). Without them the chat only answers."""
 
     library: Reports | None = None
-    feedback: FeedbackStore | None = None
+    feedback: Verdicts | None = None
     provenance: Provenance = dict
 
 
@@ -126,9 +127,9 @@ class ChatHandlers:
                 else:
                     streamed += event
                     yield [*shown, {"role": "assistant", "content": plain_markdown(streamed)}], *[gr.skip()] * 5
-        except Busy as err:
+        except (Busy, StoreUnavailable) as err:
             # Not added to the conversation: the question goes back in the box to be sent again.
-            note = as_sentence(str(err))
+            note = as_sentence(str(err) if isinstance(err, Busy) else STORE_DOWN)
             gr.Warning(note)
             busy_chat = [*shown, {"role": "assistant", "content": plain_markdown(note)}]
             yield busy_chat, gr.skip(), gr.skip(), message, gr.skip(), gr.skip()
@@ -160,6 +161,8 @@ class ChatHandlers:
             return answer_json(self.service.answer(req.question, req.history, req.filters))
         except Busy as err:
             raise gr.Error(str(err), title="Busy", print_exception=False) from err
+        except StoreUnavailable as err:
+            raise gr.Error(STORE_DOWN, title="Unavailable", print_exception=False) from err
 
     def search(self, query: str) -> str:
         """Ranked passages for a query, as HTML."""
@@ -169,7 +172,10 @@ class ChatHandlers:
             req = validate_search({"query": query}, self.settings.answer.max_question_chars)
         except RequestError as err:
             return f'<p class="rr-empty">{escape(as_sentence(str(err)))}</p>'
-        return passages_html(self.service.search(req.query, self.settings.answer.top_k))
+        try:
+            return passages_html(self.service.search(req.query, self.settings.answer.top_k))
+        except StoreUnavailable:
+            return f'<p class="rr-empty">{escape(as_sentence(STORE_DOWN))}</p>'
 
     @staticmethod
     def pick_example(evt: gr.SelectData) -> str:

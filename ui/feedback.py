@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from rag.feedback import Feedback, FeedbackError, FeedbackStore, Rating, utc_now
+from rag.feedback import Feedback, FeedbackError, Rating, Verdicts, utc_now
 from rag.schema import FeedbackRequest, QuestionError, Turn, parse
 from ui.api import RequestError, decode_body
 
@@ -50,7 +50,7 @@ def feedback_record(
 
 def add_feedback_routes(
     app: FastAPI,
-    store: FeedbackStore,
+    store: Verdicts,
     provenance: Callable[[], Mapping[str, str]],
     max_question_chars: int,
     clock: Callable[[], str] = utc_now,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -20,6 +20,17 @@ HNSW_EF_SEARCH = 128
 # A filter that leaves at most this many rows is answered by scoring exactly those rows:
 # cheaper than a FAISS pass over every row with a selector, and exact even on HNSW. Chosen by hand.
 SUBSET_SCAN_MAX = 20_000
+
+
+class DenseSearch(Protocol):
+    """What retrieval asks of a dense index: FAISS in process (DenseIndex) or pgvector (PgDenseIndex)."""
+
+    kind: str
+
+    @property
+    def size(self) -> int: ...
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class DenseIndex:

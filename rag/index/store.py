@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,7 +29,7 @@ import numpy as np
 from embeddings.encoder import Embedder
 from rag.index import swap
 from rag.index.bm25 import LexicalIndex
-from rag.index.dense import DenseIndex
+from rag.index.dense import DenseIndex, DenseSearch
 from rag.index.manifest import (
     FORMAT,
     ChunkingConfig,
@@ -87,7 +87,7 @@ class CorpusIndex:
     documents: dict[str, Document]
     chunks: tuple[Chunk, ...]
     vectors: np.ndarray
-    dense: DenseIndex
+    dense: DenseSearch
     lexical: LexicalIndex
 
     @property
@@ -225,7 +225,7 @@ def _load_build(path: Path, mmap: bool) -> CorpusIndex:
         for name, digest in manifest.files.items():
             if sha256(path / name) != digest:
                 raise IndexCorrupt(f"{path / name} does not match its checksum; run `rag index --rebuild`")
-        documents = {d["doc_id"]: _document(d) for d in read_jsonl(path / "documents.jsonl")}
+        documents = {d["doc_id"]: document_from_json(d) for d in read_jsonl(path / "documents.jsonl")}
         chunks = tuple(Chunk(**c) for c in read_jsonl(path / "chunks.jsonl"))
         vectors = np.load(path / "vectors.npy", mmap_mode="r" if mmap else None)
         dense = DenseIndex.load(path / "dense.faiss", mmap=mmap)
@@ -253,14 +253,25 @@ def _vectors_for(
     on_step: OnStep,
 ) -> tuple[np.ndarray, int]:
     """Vectors for all chunks, reusing the previous build's where the chunk and embedder match."""
-    known: dict[str, int] = {}
+    known: dict[str, np.ndarray] = {}
     if previous is not None and previous.embedder_name == embedder.name:
-        known = {c.chunk_id: i for i, c in enumerate(previous.chunks)}
+        known = {c.chunk_id: previous.vectors[i] for i, c in enumerate(previous.chunks)}
+    return embed_chunks(chunks, embedder, known, on_progress, on_step)
+
+
+def embed_chunks(
+    chunks: Sequence[Chunk],
+    embedder: Embedder,
+    known: Mapping[str, np.ndarray],
+    on_progress: Callable[[str], None],
+    on_step: OnStep,
+) -> tuple[np.ndarray, int]:
+    """Vectors for all chunks, taken from `known` (chunk id -> vector) where it has them; how many were."""
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
     todo = [i for i, c in enumerate(chunks) if c.chunk_id not in known]
     for i, c in enumerate(chunks):
-        if c.chunk_id in known and previous is not None:
-            vectors[i] = previous.vectors[known[c.chunk_id]]
+        if c.chunk_id in known:
+            vectors[i] = known[c.chunk_id]
     if todo:
         on_progress(f"embedding {len(todo)} new chunks ({len(chunks) - len(todo)} reused)")
         # In batches, so that whoever waits for a large report hears how far the embedding is.
@@ -293,7 +304,8 @@ def _save_dense(dense: DenseIndex, path: Path) -> None:
         raise OSError(code, os.strerror(code), str(path)) from err
 
 
-def _document(row: dict) -> Document:
+def document_from_json(row: dict) -> Document:
+    """A Document from its JSON form (a line of documents.jsonl)."""
     row = dict(row)
     row["spans"] = tuple(tuple(s) for s in row["spans"])
     row["extra"] = tuple(tuple(e) for e in row["extra"])
