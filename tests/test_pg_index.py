@@ -164,6 +164,23 @@ def test_a_large_build_searches_an_hnsw_index(pg_url, monkeypatch):
         assert len(set(rows) & set(exact.search(q, 10, allowed)[1].tolist())) >= 9
 
 
+def test_an_hnsw_build_gets_more_memory_for_its_transaction_only_and_never_less(pg_url):
+    def memory_during(session_setting: str | None) -> tuple[int, int]:
+        with connect(pg_url) as conn:
+            if session_setting:
+                conn.execute(f"SET maintenance_work_mem = '{session_setting}'")
+            with conn.transaction():
+                postgres._raise_build_memory(conn, 256)
+                during = conn.execute("SELECT pg_size_bytes(current_setting('maintenance_work_mem'))").fetchone()
+            after = conn.execute("SELECT pg_size_bytes(current_setting('maintenance_work_mem'))").fetchone()
+        assert during is not None and after is not None
+        return int(during[0]), int(after[0])
+
+    mb = 1024 * 1024
+    assert memory_during("64MB") == (256 * mb, 64 * mb)
+    assert memory_during("512MB") == (512 * mb, 512 * mb)
+
+
 def test_a_server_with_another_embedder_is_refused(pg_url, embedded):
     publish(pg_url, embedded)
     with pytest.raises(EmbedderMismatch) as caught:
