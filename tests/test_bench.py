@@ -132,3 +132,30 @@ def test_store_search_runs_the_same_queries_on_both_stores(pg_url, exact_max, tm
     text = (tmp_path / "bench.md").read_text(encoding="utf-8")
     assert "## Search: embedded store (FAISS) and shared store" in text
     assert f"| 300 | {kind} / {kind} | hybrid, filter: country |" in text
+
+
+@pytest.mark.postgres
+def test_full_text_search_ranks_the_store_chunks_that_share_the_question_words(pg_url, corpus, tmp_path):
+    from bench.store_lexical import FullTextSearch, add_text_index
+    from rag.index.postgres import current_build_id, write_build
+    from rag.pg import Pool
+    from tests.fakes import HashEmbedder
+
+    index = build_index(tmp_path / "index", [corpus], HashEmbedder(), ChunkingConfig(max_chars=200, overlap=0)).index
+    write_build(pg_url, index.manifest, list(index.documents.values()), list(index.chunks), index.vectors)
+    pool = Pool(pg_url)
+    build = current_build_id(pool)
+    assert build is not None
+    add_text_index(pool, build)
+    search = FullTextSearch(pool, build, "ts_rank")
+    texts = [c.text for c in index.chunks]
+    camps = next(i for i, t in enumerate(texts) if "Prison camps" in t)
+    work = next(i for i, t in enumerate(texts) if "Russia" in t)
+    # Stemmed and OR-ed: "workers" and "wage" find the overseas-work chunk, "camp" the camps one.
+    scores, rows = search.search("Which camp? Are the workers paid a wage?", 5)
+    assert set(rows.tolist()) >= {camps, work} and rows[0] == work and scores[0] >= scores[-1] > 0
+    assert search.search("Which camp?", 5, allowed=np.array([work]))[1].size == 0
+    assert search.search("zebra", 5)[1].size == 0
+    with pytest.raises(ValueError, match="unknown ranker"):
+        FullTextSearch(pool, build, "bm42")
+    pool.close()
