@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -208,10 +208,7 @@ def _index_shared(
     say: Say,
     on_step: OnStep,
 ) -> BuildReport:
-    from rag.index.postgres import BuildConflict
-
-    embedded: dict[str, np.ndarray] = {}
-    for _attempt in range(PUBLISH_ATTEMPTS):
+    def attempt(embedded: dict[str, np.ndarray]) -> BuildReport:
         try:
             previous: CorpusIndex | None = load_shared(settings, None if reembed else embedder)
         except IndexMissing:
@@ -220,11 +217,52 @@ def _index_shared(
         if not resolved:
             # Inputs recorded on another machine may be missing here: their reports are kept from the store.
             resolved = [p for p in previous.inputs if p.exists()] if previous is not None else list(settings.corpus)
+        return _build_shared(settings, embedder, previous, resolved, replace, say, on_step, embedded)
+
+    return _retrying(attempt, say)
+
+
+def _retrying(attempt: Callable[[dict[str, np.ndarray]], BuildReport], say: Say) -> BuildReport:
+    """`attempt` made again from the newer build while other servers publish first (BuildConflict).
+
+    The attempts share one dict of the vectors already embedded, so a passage is embedded once.
+    """
+    from rag.index.postgres import BuildConflict
+
+    embedded: dict[str, np.ndarray] = {}
+    for _attempt in range(PUBLISH_ATTEMPTS):
         try:
-            return _build_shared(settings, embedder, previous, resolved, replace, say, on_step, embedded)
+            return attempt(embedded)
         except BuildConflict as err:
             say(f"{err}: building again")
     raise BuildConflict(f"other servers kept publishing builds; {PUBLISH_ATTEMPTS} attempts failed, try again")
+
+
+def _publish(
+    settings: Settings,
+    embedder: Embedder,
+    previous: CorpusIndex | None,
+    documents: Sequence[Document],
+    inputs: Sequence[Path],
+    embedded: dict[str, np.ndarray],
+    say: Say,
+    **options: Any,
+) -> BuildReport:
+    """`documents` published to the shared store as the build that replaces `previous`."""
+    from rag.index.shared import build_of, publish_documents
+
+    return publish_documents(
+        shared_pool(settings),
+        documents,
+        inputs,
+        embedder,
+        chunking(settings),
+        based_on=build_of(previous),
+        exact_max=settings.retrieval.exact_search_max_chunks,
+        embedded=embedded,
+        on_progress=say,
+        **options,
+    )
 
 
 def _build_shared(
@@ -238,8 +276,6 @@ def _build_shared(
     embedded: dict[str, np.ndarray],
 ) -> BuildReport:
     """A build of the reports read from `read` plus, unless `replace`, those of `previous` not read again."""
-    from rag.index.shared import build_of, publish_documents
-
     on_step("reading", 0, len(read))
     limits = ingest_limits(settings)
     fresh, skipped = load_documents([Path(p).resolve() for p in read], limits.max_bytes, limits.allowed_roots)
@@ -251,47 +287,22 @@ def _build_shared(
         ids = {d.doc_id for d in fresh}
         kept = [d for d in previous.documents.values() if d.doc_id not in ids and not _read_from(d, read)]
         inputs = list(dict.fromkeys([*previous.inputs, *read]))
-    return publish_documents(
-        shared_pool(settings),
-        [*kept, *fresh],
-        inputs,
-        embedder,
-        chunking(settings),
-        based_on=build_of(previous),
-        exact_max=settings.retrieval.exact_search_max_chunks,
-        skipped=skipped,
-        embedded=embedded,
-        on_progress=say,
-        on_step=on_step,
+    return _publish(
+        settings, embedder, previous, [*kept, *fresh], inputs, embedded, say, skipped=skipped, on_step=on_step
     )
 
 
 def remove_shared(settings: Settings, embedder: Embedder, doc_id: str, inputs: Sequence[Path], say: Say) -> BuildReport:
     """A build of the shared store's reports without `doc_id` (recording `inputs`), made from the current one."""
-    from rag.index.postgres import BuildConflict
-    from rag.index.shared import build_of, publish_documents
 
-    embedded: dict[str, np.ndarray] = {}
-    for _attempt in range(PUBLISH_ATTEMPTS):
+    def attempt(embedded: dict[str, np.ndarray]) -> BuildReport:
         previous = load_shared(settings, embedder)
         if doc_id not in previous.documents:
             raise KeyError(doc_id)
         documents = [d for d in previous.documents.values() if d.doc_id != doc_id]
-        try:
-            return publish_documents(
-                shared_pool(settings),
-                documents,
-                inputs,
-                embedder,
-                chunking(settings),
-                based_on=build_of(previous),
-                exact_max=settings.retrieval.exact_search_max_chunks,
-                embedded=embedded,
-                on_progress=say,
-            )
-        except BuildConflict as err:
-            say(f"{err}: building again")
-    raise BuildConflict(f"other servers kept publishing builds; {PUBLISH_ATTEMPTS} attempts failed, try again")
+        return _publish(settings, embedder, previous, documents, inputs, embedded, say)
+
+    return _retrying(attempt, say)
 
 
 def _read_from(doc: Document, paths: Sequence[Path]) -> bool:

