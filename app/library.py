@@ -87,7 +87,21 @@ class ReportLibrary:
         with self._state:
             waiting = [(self._jobs[job], doc) for job, (_sha, doc) in self._pending.items()]
         listed += [report_json(doc, 0, job.status.value) | {"job": job.job} for job, doc in waiting]
-        return listed
+        return listed + self._others_adding({r["job"] for r in listed if "job" in r}, set(index.documents))
+
+    def _others_adding(self, own: set[str], indexed: set[str]) -> list[dict[str, Any]]:
+        """The reports other servers on the shared store are adding (none while the store is down)."""
+        if self.shared_jobs is None:
+            return []
+        try:
+            jobs = self.shared_jobs.open()
+        except StoreUnavailable:
+            return []
+        return [
+            {"doc_id": j.doc_id, "title": j.title, "metadata": {}, "chunks": 0, "status": j.status.value, "job": j.job}
+            for j in jobs
+            if j.doc_id and j.job not in own and j.doc_id not in indexed
+        ]
 
     def job(self, job_id: str) -> Job | None:
         """The job's state: from the shared store when there is one (any server's job), else this server's."""

@@ -131,6 +131,17 @@ class SharedJobs:
         except psycopg.Error as err:
             raise StoreUnavailable(f"the shared store did not answer ({type(err).__name__})") from err
 
+    def open(self) -> list[Job]:
+        """The jobs still queued or indexing on any server; StoreUnavailable while the store is down."""
+        import psycopg
+
+        from rag.ingest.jobs_pg import open_jobs
+
+        try:
+            return open_jobs(self.pool)
+        except psycopg.Error as err:
+            raise StoreUnavailable(f"the shared store did not answer ({type(err).__name__})") from err
+
     def fail_stale(self) -> list[str]:
         """Mark failed the jobs whose server stopped reporting; their ids (none if the store is down)."""
         from rag.ingest.jobs_pg import fail_stale_jobs

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +11,7 @@ from app.indexing import index_documents, load_shared, open_index
 from rag.index.postgres import EmbedderMismatch, current_build_id
 from rag.index.store import IndexMissing
 from tests.fakes import REPORT_PATH, REPORTS, HashEmbedder, JudgingModel, fake_build, fake_settings
+from tests.servers import until
 
 pytestmark = pytest.mark.postgres
 
@@ -50,26 +51,48 @@ def test_index_builds_adds_and_refuses_another_embedder(tmp_path, pg_url):
     assert rebuilt.index.embedder_name == "other-model" and len(rebuilt.index.documents) == 3
 
 
-def wait_for(condition, what: str, limit_s: float = 30.0):
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"{what} did not happen within {limit_s} s")
+class GatedEmbedder(HashEmbedder):
+    """The hashed embedder, whose batches of an added report's passages wait until `gate` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def embed(self, texts):
+        if len(texts) > 1:
+            assert self.gate.wait(60), "the test never opened the gate"
+        return super().embed(texts)
 
 
 def test_two_web_apps_share_reports_jobs_and_feedback(tmp_path, pg_url):
-    one = TestClient(fake_build(shared_settings(tmp_path, pg_url, "a"), JudgingModel("logging, mining")).web())
+    embedder = GatedEmbedder()
+    embedder.gate.set()  # open for the store's first build
+    one_app = fake_build(shared_settings(tmp_path, pg_url, "a"), JudgingModel("logging, mining"), embedder)
+    one = TestClient(one_app.web())
     two = TestClient(fake_build(shared_settings(tmp_path, pg_url, "b"), JudgingModel("logging, mining")).web())
+    embedder.gate.clear()
     reply = one.post("/api/reports", files={"file": (MONGOLIA.name, MONGOLIA.read_bytes())})
     assert reply.status_code == 202, reply.json()
     job = reply.json()["job"]
-    done = wait_for(lambda: (s := two.get(f"/api/reports/jobs/{job}").json())["status"] == "done" and s, "the job")
+
+    def adding_on_two():
+        return [r for r in two.get("/api/reports").json()["reports"] if r.get("job") == job]
+
+    # While the first server indexes it, the second lists the report being added, with its job.
+    [adding] = until(adding_on_two, "the second server listing the report being added")
+    assert adding["status"] in ("queued", "indexing") and adding["chunks"] == 0 and adding["title"]
+    embedder.gate.set()
+    done = until(lambda: (s := two.get(f"/api/reports/jobs/{job}").json())["status"] == "done" and s, "the job")
     doc_id = done["doc_id"]
-    listed = wait_for(lambda: {r["doc_id"] for r in two.get("/api/reports").json()["reports"]} >= {doc_id}, "listing")
-    assert listed
+    assert doc_id == adding["doc_id"]
+
+    def listed():
+        found = two.get("/api/reports").json()["reports"]
+        return found if doc_id in {r["doc_id"] for r in found} else None
+
+    reports = until(listed, "the second server listing the added report")
+    assert [r["status"] for r in reports if r["doc_id"] == doc_id] == ["indexed"]
+    assert not adding_on_two()
     hits = two.post("/api/search", json={"query": "forced labor", "filters": {"doc_id": [doc_id]}}).json()["hits"]
     assert hits and {h["doc_id"] for h in hits} == {doc_id}
     assert two.get("/api/reports/jobs/nope").status_code == 404

@@ -54,6 +54,15 @@ def get_job(store: str | Pool, job_id: str) -> Job | None:
     return None if row is None else _job(row)
 
 
+def open_jobs(store: str | Pool) -> list[Job]:
+    """Every job still queued or indexing, on any server, oldest first."""
+    with connection(store) as conn:
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM upload_jobs WHERE status = ANY(%s) ORDER BY created, id", (list(_OPEN),)
+        ).fetchall()
+    return [_job(r) for r in rows]
+
+
 def fail_stale_jobs(store: str | Pool, older_than_s: float) -> list[str]:
     """Mark failed the open jobs whose heartbeat is older than `older_than_s` seconds; their ids."""
     with connection(store) as conn:
