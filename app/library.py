@@ -87,21 +87,25 @@ class ReportLibrary:
         with self._state:
             waiting = [(self._jobs[job], doc) for job, (_sha, doc) in self._pending.items()]
         listed += [report_json(doc, 0, job.status.value) | {"job": job.job} for job, doc in waiting]
-        return listed + self._others_adding({r["job"] for r in listed if "job" in r}, set(index.documents))
+        indexed = set(index.documents)
+        others = [j for j in self._other_servers_jobs() if j.doc_id not in indexed]
+        listed += [
+            {"doc_id": j.doc_id, "title": j.title, "metadata": {}, "chunks": 0, "status": j.status.value, "job": j.job}
+            for j in others
+        ]
+        return listed
 
-    def _others_adding(self, own: set[str], indexed: set[str]) -> list[dict[str, Any]]:
-        """The reports other servers on the shared store are adding (none while the store is down)."""
+    def _other_servers_jobs(self) -> list[Job]:
+        """The jobs other servers on the shared store are running (none without one, or while it is down)."""
         if self.shared_jobs is None:
             return []
         try:
             jobs = self.shared_jobs.open()
         except StoreUnavailable:
             return []
-        return [
-            {"doc_id": j.doc_id, "title": j.title, "metadata": {}, "chunks": 0, "status": j.status.value, "job": j.job}
-            for j in jobs
-            if j.doc_id and j.job not in own and j.doc_id not in indexed
-        ]
+        with self._state:
+            own = set(self._jobs)
+        return [j for j in jobs if j.doc_id and j.job not in own]
 
     def job(self, job_id: str) -> Job | None:
         """The job's state: from the shared store when there is one (any server's job), else this server's."""
@@ -135,6 +139,10 @@ class ReportLibrary:
         for queued, (other_sha, _other) in pending:
             if other_sha == sha:
                 raise UploadRefused(f"{name} is being added already (job {queued})", 409)
+        # The same bytes give the same doc_id: another server on the shared store may be adding them.
+        for elsewhere in self._other_servers_jobs():
+            if elsewhere.doc_id == doc.doc_id:
+                raise UploadRefused(f"{name} is being added already, by another server (job {elsewhere.job})", 409)
         twin = near_duplicate(doc, [*indexed, *(other for _job, (_sha, other) in pending)])
         if twin is not None:
             raise UploadRefused(

@@ -81,6 +81,8 @@ def test_two_web_apps_share_reports_jobs_and_feedback(tmp_path, pg_url):
     # While the first server indexes it, the second lists the report being added, with its job.
     [adding] = until(adding_on_two, "the second server listing the report being added")
     assert adding["status"] in ("queued", "indexing") and adding["chunks"] == 0 and adding["title"]
+    again = two.post("/api/reports", files={"file": (MONGOLIA.name, MONGOLIA.read_bytes())})
+    assert again.status_code == 409 and "another server" in again.json()["error"], again.json()
     embedder.gate.set()
     done = until(lambda: (s := two.get(f"/api/reports/jobs/{job}").json())["status"] == "done" and s, "the job")
     doc_id = done["doc_id"]
