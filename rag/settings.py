@@ -184,7 +184,7 @@ def flat_names() -> frozenset[str]:
 
 
 def describe_error(err: ValidationError) -> str:
-    """A settings error in the words a user set it with: the variable's flat name, one line per field.
+    """A settings error in the words a user set it with: the variable read (flat or nested), one line per field.
 
     >>> try:
     ...     Settings(top_k=0)
@@ -198,6 +198,9 @@ def describe_error(err: ValidationError) -> str:
         place = tuple(str(part) for part in error["loc"])
         name = flat.get((place[0], place[1]), "") if len(place) >= 2 else place[0] if place else ""
         where = f"RAG_{name.upper()}" if name else "a setting"
+        nested = f"RAG_{place[0]}__{place[1]}".upper() if len(place) >= 2 else ""
+        if nested in os.environ:  # the nested variable wins over the flat one, so it is the one read
+            where = nested
         lines.append(f"{where} (settings.{'.'.join(place)}): {error['msg']}, not {error.get('input')!r}")
     return "; ".join(lines)
 

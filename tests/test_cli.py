@@ -160,6 +160,14 @@ def test_a_bad_setting_is_named_by_its_variable(monkeypatch, capsys):
     assert err.count("\n") == 1
 
 
+def test_a_bad_nested_setting_is_named_by_the_nested_variable(monkeypatch, capsys):
+    monkeypatch.setenv("RAG_TOP_K", "3")
+    monkeypatch.setenv("RAG_ANSWER__TOP_K", "0")
+    assert cli.main(["search", "forced labor"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rag: error: RAG_ANSWER__TOP_K (settings.answer.top_k): Input should be greater than")
+
+
 def test_nested_setting_variables_win_over_flat_ones(monkeypatch):
     from rag.settings import Settings
 
