@@ -89,10 +89,8 @@ class ReportLibrary:
         listed += [report_json(doc, 0, job.status.value) | {"job": job.job} for job, doc in waiting]
         indexed = set(index.documents)
         others = [j for j in self._other_servers_jobs() if j.doc_id not in indexed]
-        listed += [
-            {"doc_id": j.doc_id, "title": j.title, "metadata": {}, "chunks": 0, "status": j.status.value, "job": j.job}
-            for j in others
-        ]
+        # Another server's report is known here only by its job: no metadata until it is indexed.
+        listed += [listing(j.doc_id, j.title, {}, 0, j.status.value) | {"job": j.job} for j in others if j.doc_id]
         return listed
 
     def _other_servers_jobs(self) -> list[Job]:
@@ -105,7 +103,7 @@ class ReportLibrary:
             return []
         with self._state:
             own = set(self._jobs)
-        return [j for j in jobs if j.doc_id and j.job not in own]
+        return [j for j in jobs if j.job not in own]
 
     def job(self, job_id: str) -> Job | None:
         """The job's state: from the shared store when there is one (any server's job), else this server's."""
@@ -283,7 +281,12 @@ class ReportLibrary:
 def report_json(doc: Document, chunks: int, status: str) -> dict[str, Any]:
     """A report as `GET /api/reports` lists it."""
     meta = {k: v for k, v in doc.meta().items() if v and k not in ("doc_id", "title", "source")}
-    return {"doc_id": doc.doc_id, "title": doc.title, "metadata": meta, "chunks": chunks, "status": status}
+    return listing(doc.doc_id, doc.title, meta, chunks, status)
+
+
+def listing(doc_id: str, title: str, metadata: dict[str, str], chunks: int, status: str) -> dict[str, Any]:
+    """One entry of `GET /api/reports`."""
+    return {"doc_id": doc_id, "title": title, "metadata": metadata, "chunks": chunks, "status": status}
 
 
 def _write_sidecar(path: Path, meta: dict[str, str]) -> None:

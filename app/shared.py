@@ -14,10 +14,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from rag.index.store import CorpusIndex
 from rag.ingest.uploads import Job
 from rag.pg import Pool, StoreUnavailable
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -122,23 +125,22 @@ class SharedJobs:
 
     def get(self, job_id: str) -> Job | None:
         """The job as the store has it (run by any server); StoreUnavailable while the store is down."""
-        import psycopg
-
         from rag.ingest.jobs_pg import get_job
 
-        try:
-            return get_job(self.pool, job_id)
-        except psycopg.Error as err:
-            raise StoreUnavailable(f"the shared store did not answer ({type(err).__name__})") from err
+        return self._read(get_job, job_id)
 
     def open(self) -> list[Job]:
         """The jobs still queued or indexing on any server; StoreUnavailable while the store is down."""
-        import psycopg
-
         from rag.ingest.jobs_pg import open_jobs
 
+        return self._read(open_jobs)
+
+    def _read(self, query: Callable[..., T], *args: Any) -> T:
+        """`query(pool, *args)`, its database errors reported as the store being unavailable."""
+        import psycopg
+
         try:
-            return open_jobs(self.pool)
+            return query(self.pool, *args)
         except psycopg.Error as err:
             raise StoreUnavailable(f"the shared store did not answer ({type(err).__name__})") from err
 

@@ -181,6 +181,16 @@ def test_an_hnsw_build_gets_more_memory_for_its_transaction_only_and_never_less(
     assert memory_during("512MB") == (512 * mb, 512 * mb)
 
 
+def test_only_an_hnsw_build_raises_its_memory(pg_url, monkeypatch):
+    raised: list[int] = []
+    real = postgres._raise_build_memory
+    monkeypatch.setattr(postgres, "_raise_build_memory", lambda conn, mb: (raised.append(mb), real(conn, mb))[1])
+    write_synthetic(pg_url, 50, 16, exact_max=100)
+    assert raised == []
+    write_synthetic(pg_url, 150, 16, exact_max=100)
+    assert raised == [postgres.HNSW_BUILD_MEMORY_MB]
+
+
 def test_a_server_with_another_embedder_is_refused(pg_url, embedded):
     publish(pg_url, embedded)
     with pytest.raises(EmbedderMismatch) as caught:
